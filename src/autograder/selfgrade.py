@@ -1,0 +1,117 @@
+"""``ds2mle grade --self``: a learner grades their own assignment.
+
+The learner's notebooks in ``assignments/<slug>/`` are merged with the
+sources in ``solutions/<slug>/`` (hidden tests included, see
+:mod:`autograder.merge`), executed in a scratch folder and scored. No
+gradebook is involved.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from autograder.engine import NotebookResult, execute_and_score
+from autograder.merge import grade_id, is_answer_cell
+from ds2mle.build import generate_student_versions
+from ds2mle.errors import GradingError
+from ds2mle.manifest import Course, Module
+from ds2mle.notebooks import read_notebook
+
+__all__ = ["SelfGradeReport", "has_started", "self_grade"]
+
+
+@dataclass(frozen=True)
+class SelfGradeReport:
+    """Every notebook of one module's assignment, graded."""
+
+    module: Module
+    notebooks: tuple[NotebookResult, ...]
+
+    @property
+    def score(self) -> float:
+        """Autograded points earned."""
+        return sum(r.score for r in self.notebooks)
+
+    @property
+    def max_score(self) -> float:
+        """All points, written answers included."""
+        return sum(r.max_score for r in self.notebooks)
+
+    @property
+    def manual_points(self) -> float:
+        """Points that a person grades (written answers)."""
+        return sum(r.manual_points for r in self.notebooks)
+
+
+def has_started(submission: NotebookNode, release: NotebookNode) -> bool:
+    """Has the learner changed any answer cell of the student version?"""
+    pristine = {gid: cell.source for cell in release.cells if is_answer_cell(cell) and (gid := grade_id(cell))}
+    for cell in submission.cells:
+        gid = grade_id(cell)
+        if gid in pristine and cell.source.strip() != pristine[gid].strip():
+            return True
+    return False
+
+
+def self_grade(course: Course, module_key: str, *, cell_timeout: int = 120) -> SelfGradeReport:
+    """Grade the learner's copy of a module's assignment, hidden tests included.
+
+    Parameters
+    ----------
+    course : Course
+        The loaded manifest.
+    module_key : str
+        Module id (``"00"``) or slug (``"00-start-here"``).
+    cell_timeout : int, default 120
+        Seconds one cell may run.
+
+    Returns
+    -------
+    SelfGradeReport
+
+    Raises
+    ------
+    GradingError
+        If the module has no assignment, a notebook is missing, or the learner
+        has not started yet.
+    """
+    module = course.module(module_key)
+    if not module.assignments:
+        raise GradingError(f"module {module.slug} has no graded assignment yet; pick one from `ds2mle status`")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="ds2mle-release-") as scratch:
+        generate_student_versions(course, Path(scratch))
+        started = False
+        pairs = []
+        for nb in module.assignments:
+            student_path = nb.student_path(course.root)
+            if not student_path.is_file():
+                raise GradingError(
+                    f"{student_path.relative_to(course.root)} is missing; restore it with "
+                    f"`git checkout -- {student_path.relative_to(course.root)}`"
+                )
+            submission = read_notebook(student_path)
+            release = read_notebook(Path(scratch) / module.slug / nb.name)
+            started = started or has_started(submission, release)
+            pairs.append((nb, submission, release))
+        if not started:
+            first = module.assignments[0].student_path(course.root).relative_to(course.root)
+            raise GradingError(
+                f"you have not started {module.slug} yet: open {first}, fill in the cells marked "
+                f"YOUR CODE HERE, save, then run `ds2mle grade --self {module.slug}` again"
+            )
+        for nb, submission, release in pairs:
+            result, _ = execute_and_score(
+                submission=submission,
+                source=read_notebook(nb.source_path(course.root)),
+                release=release,
+                name=nb.name,
+                workdir=nb.student_path(course.root).parent,
+                cell_timeout=cell_timeout,
+            )
+            results.append(result)
+    return SelfGradeReport(module=module, notebooks=tuple(results))

@@ -1,0 +1,81 @@
+"""Worker for ``ds2mle verify``: check one student version in its own process.
+
+Usage: ``python -m ds2mle._student_check ROOT LABEL CELL_TIMEOUT``. Prints one
+JSON line, ``{"ok": bool, "error": str}``, as its last line of output.
+
+A student version passes when
+
+1. nbgrader's ``Validator`` reports exactly its autograded test cells as
+   failed: the stubs make every test fail, and nothing else does;
+2. the autograder scores it 0 without crashing, with hidden tests restored,
+   and no cell other than answers and tests raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from autograder.engine import execute_and_score
+from autograder.merge import is_answer_cell, is_test_cell
+from ds2mle.manifest import load_course
+from ds2mle.notebooks import read_notebook
+
+
+def check(root: Path, label: str, cell_timeout: int) -> str:
+    """Return an empty string when the student version behaves, else the first problem."""
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    course = load_course(root)
+    entry = next(nb for nb in course.notebooks if nb.label == label)
+    student_path = entry.student_path(course.root)
+    release = read_notebook(student_path)
+    source = read_notebook(entry.source_path(course.root))
+
+    config = Config()
+    config.Execute.timeout = cell_timeout
+    validator = Validator(config=config)
+    validator.log.setLevel(logging.ERROR)
+    outcome = validator.validate(str(student_path))
+    if outcome.get("type_changed") or outcome.get("changed"):
+        return "nbgrader reports changed cells in the generated student version; run `ds2mle build`"
+    expected = {cell.source.strip() for cell in release.cells if is_test_cell(cell)}
+    failed = {item["source"] for item in outcome.get("failed", [])}
+    if failed != expected:
+        passing = len(expected - failed)
+        return f"{passing} visible test cell(s) pass on the unanswered notebook; a test must need the answer"
+
+    result, executed = execute_and_score(
+        submission=release, source=source, release=release, name=entry.name,
+        workdir=student_path.parent, cell_timeout=cell_timeout,
+    )
+    if result.error:
+        return f"autograding crashed: {result.error}"
+    if result.score != 0:
+        passed = [t.grade_id for t in result.tests if t.status == "passed"]
+        return f"autograde gives {result.score:g} points to the unanswered notebook (passing: {', '.join(passed)})"
+    for index, cell in enumerate(executed.cells, start=1):
+        if cell.cell_type != "code" or is_answer_cell(cell) or is_test_cell(cell):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"cell {index} is not a test but fails: {output.get('ename')}: {output.get('evalue')}"[:200]
+    return ""
+
+
+def main(argv: list[str]) -> int:
+    """Entry point; always prints the JSON verdict line."""
+    root, label, timeout = argv
+    try:
+        error = check(Path(root), label, int(timeout))
+    except Exception as exc:  # reported as this notebook's failure, never a crash of verify
+        error = f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"ok": not error, "error": error}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

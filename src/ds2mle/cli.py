@@ -1,0 +1,258 @@
+"""The ``ds2mle`` command.
+
+Learners: ``start``, ``status``, ``export``, ``grade --self``, ``catch-up``, ``data``.
+Maintainers: ``build [--check]``, ``verify``, ``clean``.
+
+A user error prints one line, ``error: ...``, that names the fix, and exits 1.
+A traceback means a bug in ds2mle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from ds2mle import __version__
+from ds2mle.errors import Ds2mleError, GradingError, NotebookError
+from ds2mle.manifest import Course, load_course
+
+__all__ = ["main"]
+
+logger = logging.getLogger("ds2mle")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"error: {message}; see `{self.prog} --help`\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if not args.quiet else logging.WARNING, format="%(message)s")
+    for noisy in ("traitlets", "papermill", "nbclient", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 1
+    try:
+        result: int = args.func(args)
+    except Ds2mleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return result
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ds2mle", description="The ds2mle course: from data scientist to ML engineer.")
+    parser.add_argument("--version", action="version", version=f"ds2mle {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    start = sub.add_parser("start", help="open JupyterLab on the course's start page")
+    start.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
+    start.add_argument("--port", type=int, default=None, help="port to listen on (default: Jupyter's)")
+    start.add_argument("--ip", default="localhost", help="address to listen on (default: localhost)")
+    start.set_defaults(func=_cmd_start)
+
+    status = sub.add_parser("status", help="progress per module: lessons run, files exported, self-grade")
+    status.set_defaults(func=_cmd_status)
+
+    export = sub.add_parser("export", help="write notebooks' '#| export' cells into src/fraudguard")
+    export.add_argument("notebooks", nargs="*", type=Path, help="notebooks to export (default: all of yours)")
+    export.set_defaults(func=_cmd_export)
+
+    catch_up = sub.add_parser("catch-up", help="copy a module's reference code into src/fraudguard")
+    catch_up.add_argument("module", help="module id or slug, e.g. 01")
+    catch_up.set_defaults(func=_cmd_catch_up)
+
+    grade = sub.add_parser("grade", help="grade an assignment (--self: your own, with hidden tests)")
+    grade.add_argument("assignment", help="module id or slug, e.g. 00 or 00-start-here")
+    grade.add_argument("--self", dest="self_grade", action="store_true", help="grade your own notebooks")
+    grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
+    grade.set_defaults(func=_cmd_grade)
+
+    build = sub.add_parser("build", help="generate assignments/ and the reference package (maintainers)")
+    build.add_argument("--check", action="store_true", help="only check that they are up to date; exit 1 if not")
+    build.set_defaults(func=_cmd_build)
+
+    verify = sub.add_parser("verify", help="run every notebook with papermill and report (maintainers, CI)")
+    verify.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run at once")
+    verify.add_argument("--module", action="append", help="only this module (repeatable)")
+    verify.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
+    verify.set_defaults(func=_cmd_verify)
+
+    clean = sub.add_parser("clean", help="strip outputs and execution counts from notebooks")
+    clean.add_argument("notebooks", nargs="+", type=Path)
+    clean.set_defaults(func=_cmd_clean)
+
+    from ds2mle.data.cli import register as register_data
+
+    register_data(sub)
+    return parser
+
+
+def _course() -> Course:
+    return load_course()
+
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    course = _course()
+    first = course.modules[0].lessons[0].source_path(course.root).relative_to(course.root)
+    jupyter = shutil.which("jupyter-lab") or shutil.which("jupyter")
+    if jupyter is None:
+        raise Ds2mleError("JupyterLab is not installed in this environment; run `python -m pip install -e .`")
+    command = [jupyter] if jupyter.endswith("jupyter-lab") else [jupyter, "lab"]
+    command += [f"--ServerApp.root_dir={course.root}", f"--ServerApp.ip={args.ip}"]
+    if args.port:
+        command.append(f"--ServerApp.port={args.port}")
+    if args.no_browser:
+        command.append("--no-browser")
+    command.append(first.as_posix())
+    logger.info("Opening %s in JupyterLab (stop it with Ctrl-C)", first)
+    sys.stdout.flush()
+    os.chdir(course.root)
+    os.execv(command[0], command)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ds2mle.progress import module_progress, render_table
+
+    course = _course()
+    print(render_table(module_progress(course)))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ds2mle.export import export_notebook
+
+    course = _course()
+    paths = [p.resolve() for p in args.notebooks] or [
+        nb.student_path(course.root) for nb in course.notebooks if nb.exports
+    ]
+    for path in paths:
+        if not path.is_file():
+            raise NotebookError(f"{path} does not exist; give the path of a notebook listed in course.toml")
+        written = export_notebook(course, path)
+        for target in written:
+            print(f"{path.relative_to(course.root)} -> {target.relative_to(course.root)}")
+        if not written:
+            print(f"{path.relative_to(course.root)} owns no package file; nothing to export")
+    return 0
+
+
+def _cmd_catch_up(args: argparse.Namespace) -> int:
+    course = _course()
+    module = course.module(args.module)
+    targets = [t for nb in module.notebooks for t in nb.exports]
+    if not targets:
+        print(f"{module.slug} owns no package file; nothing to copy")
+        return 0
+    for target in targets:
+        source = course.reference_dir / target
+        if not source.is_file():
+            raise Ds2mleError(f"the reference {source.relative_to(course.root)} is missing; run `ds2mle build`")
+        dest = course.package_dir / target
+        if dest.is_file():
+            backup = dest.with_name(dest.name + ".mine")
+            shutil.copyfile(dest, backup)
+            print(f"kept your version as {backup.relative_to(course.root)}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        print(f"{source.relative_to(course.root)} -> {dest.relative_to(course.root)}")
+    return 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    if not args.self_grade:
+        raise GradingError(
+            "instructor grading is not available yet; grade a cohort with `nbgrader autograde "
+            f"{args.assignment}` for now, or grade your own work with `ds2mle grade --self {args.assignment}`"
+        )
+    from autograder.selfgrade import self_grade
+    from ds2mle.progress import record_self_grade
+
+    course = _course()
+    module = course.module(args.assignment)
+    print(f"Grading your {module.slug} with its hidden tests (this runs your notebook)...", flush=True)
+    report = self_grade(course, module.slug, cell_timeout=args.timeout)
+    width = max(len(t.grade_id) for r in report.notebooks for t in r.tests)
+    for result in report.notebooks:
+        print(f"\n{result.notebook}")
+        for test in result.tests:
+            mark = {"passed": "PASS", "failed": "FAIL", "manual": "----"}[test.status]
+            points = f"{test.points:g}/{test.max_points:g}" if test.status != "manual" else f"?/{test.max_points:g}"
+            print(f"  {mark}  {test.grade_id:<{width}}  {points:>6}  {test.reason}")
+        if result.error:
+            print(f"  note: {result.error}")
+    auto_max = report.max_score - report.manual_points
+    print(
+        f"\nScore: {report.score:g}/{auto_max:g} autograded"
+        + (f" (+{report.manual_points:g} points of written answers, graded by hand)" if report.manual_points else "")
+    )
+    record_self_grade(course, module_slug=module.slug, score=report.score, max_score=report.max_score)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from ds2mle.build import build, check
+
+    course = _course()
+    if args.check:
+        problems = check(course)
+        if problems:
+            print(f"{len(problems)} problem(s): the committed course is out of date", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 1
+        print("build check: student versions, reference package and notebooks are up to date and clean")
+        return 0
+    written = build(course)
+    print(f"built {len(written)} files (assignments/ and {course.reference_dir.relative_to(course.root)}/)")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from ds2mle.verify import render_report, verify
+
+    course = _course()
+    if args.module:
+        for key in args.module:
+            course.module(key)  # unknown module: one-line error before any work
+    started = time.perf_counter()
+
+    def live(result: object) -> None:
+        label = getattr(result, "label", "")
+        ok = "ok" if getattr(result, "ok", False) else "FAIL"
+        print(f"  {ok:<4} {getattr(result, 'kind', ''):<8} {label} ({getattr(result, 'seconds', 0.0):.1f} s)", flush=True)
+
+    print(f"Verifying {len(course.notebooks)} notebooks with {args.jobs} job(s) in a scratch copy...", flush=True)
+    results = verify(course, jobs=args.jobs, modules=args.module, cell_timeout=args.timeout, on_result=live)
+    print()
+    print(render_report(results, total_seconds=time.perf_counter() - started))
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from ds2mle.notebooks import clean, read_notebook, write_notebook
+
+    for path in args.notebooks:
+        write_notebook(clean(read_notebook(path)), path)
+        print(f"cleaned {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

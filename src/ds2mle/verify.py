@@ -1,0 +1,233 @@
+"""``ds2mle verify``: run every notebook of the course, as a learner would.
+
+Everything runs in a scratch copy of the repository, with its
+``src/fraudguard`` reset to the skeleton, so the check cannot be helped by
+files a maintainer exported by hand. Kernels see the scratch copy first on
+``PYTHONPATH``.
+
+1. Every lesson (``course/``) and every solution notebook (``solutions/``) is
+   executed with papermill, in manifest order. After a notebook passes, its
+   ``#| export`` cells are exported into the scratch package, so later
+   notebooks import what earlier ones built (progressive extraction).
+2. Notebooks that do not depend on each other run in parallel (``-j``). A
+   notebook depends on every earlier notebook that exports package files;
+   so the schedule is a series of stages, each ending at an exporter.
+3. Every student version (``assignments/``) must fail exactly its own
+   autograded tests (nbgrader's ``Validator``, because ``nbgrader validate``
+   exits 0 even when tests fail) and must autograde to zero without crashing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ds2mle.export import export_notebook
+from ds2mle.manifest import Course, NotebookEntry, load_course
+from ds2mle.notebooks import read_notebook
+
+__all__ = ["CheckResult", "plan_stages", "render_report", "verify"]
+
+_COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".ds2mle", "gradebook.db", "*.egg-info",
+    ".pytest_cache", ".mypy_cache", "benchmarks", "tests", "docs",
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the verify report."""
+
+    label: str
+    kind: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+def plan_stages(notebooks: tuple[NotebookEntry, ...]) -> list[list[NotebookEntry]]:
+    """Group notebooks into stages that may each run in parallel.
+
+    A stage ends at a notebook that exports package files: everything after it
+    may import what it wrote.
+
+    Examples
+    --------
+    >>> from ds2mle.manifest import NotebookEntry
+    >>> def nb(name, exports=()):
+    ...     return NotebookEntry("00-x", "lesson", name, tuple(exports), None, 0)
+    >>> [[n.name for n in s] for s in plan_stages((nb("a"), nb("b", ["m.py"]), nb("c"), nb("d")))]
+    [['a', 'b'], ['c', 'd']]
+    """
+    stages: list[list[NotebookEntry]] = [[]]
+    for nb in notebooks:
+        stages[-1].append(nb)
+        if nb.exports:
+            stages.append([])
+    return [stage for stage in stages if stage]
+
+
+def verify(
+    course: Course,
+    *,
+    jobs: int = 2,
+    modules: list[str] | None = None,
+    cell_timeout: int = 600,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Run the checks above and return one result per notebook check.
+
+    Parameters
+    ----------
+    course : Course
+        The manifest of the repository to verify (it is copied, not changed).
+    jobs : int, default 2
+        Notebooks run at once within a stage.
+    modules : list of str, optional
+        Only these modules (ids or slugs) and the notebooks before them that
+        export package files they may need.
+    cell_timeout : int, default 600
+        Seconds one cell may run.
+    on_result : callable, optional
+        Called with each result as soon as it is known (for live output).
+    """
+    wanted = {course.module(key).slug for key in modules} if modules else None
+    results: list[CheckResult] = []
+
+    def record(result: CheckResult) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    with tempfile.TemporaryDirectory(prefix="ds2mle-verify-") as scratch_name:
+        scratch = Path(scratch_name) / "course"
+        shutil.copytree(course.root, scratch, ignore=_COPY_IGNORE)
+        copy = load_course(scratch)
+        _reset_package(copy)
+        with _kernel_env(copy):
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for stage in plan_stages(copy.notebooks):
+                    todo = [nb for nb in stage if wanted is None or nb.module_slug in wanted or nb.exports]
+                    for nb, result in zip(todo, pool.map(lambda n: _run_notebook(copy, n, cell_timeout), todo)):
+                        if result.ok and nb.exports:
+                            result = _export(copy, nb, result)
+                        record(result)
+                students = [nb for nb in copy.notebooks if nb.kind == "assignment"]
+                students = [nb for nb in students if wanted is None or nb.module_slug in wanted]
+                for result in pool.map(lambda n: _check_student(copy, n, cell_timeout), students):
+                    record(result)
+    return results
+
+
+def render_report(results: list[CheckResult], *, total_seconds: float) -> str:
+    """The per-notebook report that ``ds2mle verify`` prints."""
+    width = max([len(r.label) for r in results] + [8])
+    lines = [f"{'notebook':<{width}}  {'check':<9} {'status':<6} {'seconds':>7}  first error"]
+    for r in results:
+        status = "ok" if r.ok else "FAIL"
+        lines.append(f"{r.label:<{width}}  {r.kind:<9} {status:<6} {r.seconds:7.1f}  {r.error}")
+    failed = sum(not r.ok for r in results)
+    lines.append(
+        f"{len(results)} checks, {len(results) - failed} passed, {failed} failed in {total_seconds:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def _reset_package(course: Course) -> None:
+    """Remove every notebook-owned file from the scratch ``src/fraudguard``."""
+    for nb in course.notebooks:
+        for target in nb.exports:
+            (course.package_dir / target).unlink(missing_ok=True)
+
+
+@contextmanager
+def _kernel_env(course: Course) -> Iterator[None]:
+    """Point kernels (and subprocesses) at the scratch copy, then restore."""
+    saved = {key: os.environ.get(key) for key in ("PYTHONPATH", "DS2MLE_ROOT", "MPLBACKEND")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(course.root / "src"), *filter(None, [saved["PYTHONPATH"]])]
+    )
+    os.environ["DS2MLE_ROOT"] = str(course.root)
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run_notebook(course: Course, nb: NotebookEntry, cell_timeout: int) -> CheckResult:
+    kind = "lesson" if nb.kind == "lesson" else "solution"
+    path = nb.source_path(course.root)
+    out = path.with_name(f".verify-{path.name}")
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "papermill", str(path), str(out),
+            "--kernel", "python3", "--cwd", str(path.parent),
+            "--execution-timeout", str(cell_timeout), "--no-progress-bar", "--no-log-output",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode == 0:
+        return CheckResult(nb.label, kind, True, seconds)
+    error = _first_error(out) or _last_line(proc.stderr) or f"papermill exited {proc.returncode}"
+    return CheckResult(nb.label, kind, False, seconds, error)
+
+
+def _export(course: Course, nb: NotebookEntry, result: CheckResult) -> CheckResult:
+    try:
+        export_notebook(course, nb.source_path(course.root))
+    except Exception as exc:  # report it in the table instead of aborting the whole run
+        return CheckResult(nb.label, result.kind, False, result.seconds, f"export failed: {exc}")
+    return result
+
+
+def _check_student(course: Course, nb: NotebookEntry, cell_timeout: int) -> CheckResult:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "ds2mle._student_check", str(course.root), nb.label, str(cell_timeout)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    try:
+        verdict = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return CheckResult(nb.label, "student", False, seconds, _last_line(proc.stderr) or "student check crashed")
+    return CheckResult(nb.label, "student", bool(verdict["ok"]), seconds, str(verdict.get("error", "")))
+
+
+def _first_error(path: Path) -> str:
+    try:
+        nb = read_notebook(path)
+    except Exception:  # no output notebook: papermill failed before running
+        return ""
+    for index, cell in enumerate(nb.cells, start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                value = str(output.get("evalue", "")).strip().splitlines()
+                return f"cell {index}: {output.get('ename')}: {value[0] if value else ''}"[:200]
+    return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
