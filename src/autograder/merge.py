@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 
 from nbformat import NotebookNode
+from nbformat.corpus.words import generate_corpus_id
 from nbformat.v4 import new_notebook
 
 __all__ = ["grade_id", "merge_submission", "is_answer_cell", "is_test_cell", "is_manual_cell"]
@@ -113,8 +114,12 @@ def merge_submission(
         else:
             cells.append(copy.deepcopy(src_cell))
         cells.extend(extras.get(gid, []))
+    seen: set[str] = set()
     for cell in cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+        if "id" in cell and cell.id in seen:
+            cell.id = generate_corpus_id()
+        seen.add(cell.get("id", ""))
     return new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))

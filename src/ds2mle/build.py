@@ -26,7 +26,13 @@ from ds2mle.export import render_exports
 from ds2mle.manifest import MANIFEST_NAME, Course
 from ds2mle.notebooks import cleanliness_problems, read_notebook
 
-__all__ = ["build", "check", "generate_student_versions", "render_reference_package"]
+__all__ = [
+    "build",
+    "check",
+    "generate_student_versions",
+    "render_module_table",
+    "render_reference_package",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +111,34 @@ def render_reference_package(course: Course) -> dict[str, str]:
     return files
 
 
+_TABLE_START = "<!-- modules:start (generated from course.toml by `ds2mle build`) -->"
+_TABLE_END = "<!-- modules:end -->"
+
+
+def render_module_table(course: Course) -> str:
+    """The README's module table (module, skill gap, lessons, package files), from the manifest."""
+    lines = [
+        "| module | skill gap | lessons | graded | package files (owning notebook) |",
+        "|---|---|---|---|---|",
+    ]
+    for module in course.modules:
+        lessons = "<br>".join(nb.stem for nb in module.lessons) or "coming soon"
+        graded = "<br>".join(f"{nb.stem} ({nb.points:g} pts)" for nb in module.assignments) or "-"
+        files = "<br>".join(f"`{t}` ({nb.stem})" for nb in module.notebooks for t in nb.exports) or "-"
+        lines.append(f"| {module.id} {module.title} | {module.skill_gap} | {lessons} | {graded} | {files} |")
+    return "\n".join(lines)
+
+
+def _readme_with_table(course: Course) -> tuple[Path, str, str]:
+    readme = course.root / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if _TABLE_START not in text or _TABLE_END not in text:
+        return readme, text, text
+    head, rest = text.split(_TABLE_START, 1)
+    _, tail = rest.split(_TABLE_END, 1)
+    return readme, text, f"{head}{_TABLE_START}\n{render_module_table(course)}\n{_TABLE_END}{tail}"
+
+
 def build(course: Course) -> list[Path]:
     """Regenerate ``assignments/`` and the reference package in place.
 
@@ -135,6 +169,10 @@ def build(course: Course) -> list[Path]:
         if stale.relative_to(course.reference_dir).as_posix() not in reference:
             stale.unlink()
             logger.info("removed stale %s", stale)
+    readme, old, new = _readme_with_table(course)
+    if new != old:
+        readme.write_text(new, encoding="utf-8")
+        written.append(readme)
     return written
 
 
@@ -149,6 +187,9 @@ def check(course: Course) -> list[str]:
     problems: list[str] = []
     problems += _check_notebooks_listed_and_clean(course)
     problems += _check_points(course)
+    _, old_readme, new_readme = _readme_with_table(course)
+    if old_readme != new_readme:
+        problems.append("README.md's module table differs from course.toml; run `ds2mle build`")
     with tempfile.TemporaryDirectory(prefix="ds2mle-check-") as scratch:
         for path in generate_student_versions(course, Path(scratch)):
             rel = path.relative_to(scratch)

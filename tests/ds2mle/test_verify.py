@@ -1,0 +1,55 @@
+"""Tests for ds2mle/verify.py: every notebook runs, failures are reported, not hidden."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ds2mle.manifest import load_course
+from ds2mle.verify import plan_stages, verify
+
+from _helpers import REPO, write_nb
+
+
+def test_stages_end_at_exporters() -> None:
+    course = load_course(REPO)
+    stages = plan_stages(course.notebooks)
+    for stage in stages:
+        assert all(not nb.exports for nb in stage[:-1]), "only the last notebook of a stage may export"
+    assert [nb for stage in stages for nb in stage] == list(course.notebooks)
+
+
+@pytest.mark.slow
+def test_verify_reports_the_first_error_and_exports_between_notebooks(mini_course: Path) -> None:
+    """Does a later notebook see what an earlier one exported, and does a failure show its first error?"""
+    text = (mini_course / "course.toml").read_text(encoding="utf-8")
+    text += '\n  [[modules.lessons]]\n  notebook = "00-uses.ipynb"\n\n  [[modules.lessons]]\n  notebook = "01-broken.ipynb"\n'
+    (mini_course / "course.toml").write_text(text, encoding="utf-8")
+    write_nb(mini_course / "course/01-next/00-uses.ipynb", "from fraudguard.features import double\nassert double(3) == 6")
+    write_nb(mini_course / "course/01-next/01-broken.ipynb", "x = 1", "raise ValueError('the data is late')", "y = 2")
+    results = {r.label: r for r in verify(load_course(mini_course), jobs=2)}
+    assert results["00-intro/00-lesson"].ok
+    assert results["01-next/00-uses"].ok, results["01-next/00-uses"].error
+    broken = results["01-next/01-broken"]
+    assert not broken.ok and broken.error == "cell 2: ValueError: the data is late"
+    assert not (mini_course / "src/fraudguard/features.py").exists(), "verify works on a scratch copy"
+
+
+@pytest.mark.slow
+def test_ds2mle_verify_is_green_on_the_whole_course() -> None:
+    """The CI gate: every lesson, solution and student version of the course behaves."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DS2MLE_ROOT", "PYTHONPATH")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ds2mle.cli", "verify", "-j", "2"],
+        cwd=REPO, capture_output=True, text=True, check=False, env=env,
+    )
+    print(proc.stdout[-6000:])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    course = load_course(REPO)
+    for nb in course.notebooks:
+        assert nb.label in proc.stdout
+    assert "0 failed" in proc.stdout
