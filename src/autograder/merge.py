@@ -122,4 +122,5 @@ def merge_submission(
         if "id" in cell and cell.id in seen:
             cell.id = generate_corpus_id()
         seen.add(cell.get("id", ""))
-    return new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))
+    merged: NotebookNode = new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))
+    return merged

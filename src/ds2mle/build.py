@@ -157,8 +157,8 @@ def build(course: Course) -> list[Path]:
             shutil.copyfile(path, target)
             written.append(target)
     reference = render_reference_package(course)
-    for rel, text in reference.items():
-        target = course.reference_dir / rel
+    for name, text in reference.items():
+        target = course.reference_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             tmp = target.with_name(f".{target.name}.tmp")
@@ -200,16 +200,16 @@ def check(course: Course) -> list[str]:
                 problems.append(f"assignments/{rel.as_posix()} is out of date with solutions/; run `ds2mle build`")
     reference = render_reference_package(course)
     ref_rel = course.reference_dir.relative_to(course.root).as_posix()
-    for rel, text in reference.items():
-        committed = course.reference_dir / rel
+    for name, text in reference.items():
+        committed = course.reference_dir / name
         if not committed.is_file():
-            problems.append(f"{ref_rel}/{rel} is missing; run `ds2mle build`")
+            problems.append(f"{ref_rel}/{name} is missing; run `ds2mle build`")
         elif committed.read_text(encoding="utf-8") != text:
-            problems.append(f"{ref_rel}/{rel} differs from the export of its notebook; run `ds2mle build`")
+            problems.append(f"{ref_rel}/{name} differs from the export of its notebook; run `ds2mle build`")
     for path in _files(course.reference_dir):
-        rel = path.relative_to(course.reference_dir).as_posix()
-        if rel not in reference:
-            problems.append(f"{ref_rel}/{rel} is not produced by any notebook; run `ds2mle build` to remove it")
+        name = path.relative_to(course.reference_dir).as_posix()
+        if name not in reference:
+            problems.append(f"{ref_rel}/{name} is not produced by any notebook; run `ds2mle build` to remove it")
     return problems
 
 

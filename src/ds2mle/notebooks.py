@@ -54,7 +54,7 @@ def read_notebook(path: Path) -> NotebookNode:
             "restore it from git or fix it in a text editor"
         ) from None
     try:
-        nb = nbformat.reads(text, as_version=4)
+        nb: NotebookNode = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for bad notebooks
         raise NotebookError(f"{path} is JSON but not a Jupyter notebook ({exc}); restore it from git") from None
     return nb
