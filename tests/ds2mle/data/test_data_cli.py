@@ -1,0 +1,121 @@
+"""Tests for ds2mle.data.cli: the `ds2mle data` subcommands, through a parser built here."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ds2mle.data import DRIFT_SCENARIOS, FAULTS, generate_transactions, read_transactions
+from ds2mle.data.cli import register
+from ds2mle.errors import DataError
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ds2mle")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["data", *argv])
+    result: int = args.func(args)
+    return result
+
+
+def test_generate_writes_the_same_batch_as_the_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Does `data generate` write exactly what generate_transactions returns, and say so?"""
+    out = tmp_path / "sub" / "batch.parquet"
+    assert run(["generate", "--rows", "2000", "--seed", "3", "--start", "2026-02-01", "--out", str(out)]) == 0
+    expected = generate_transactions(n_rows=2_000, seed=3, start="2026-02-01")
+    pd.testing.assert_frame_equal(read_transactions(out), expected)
+    line = capsys.readouterr().out
+    assert "wrote 2,000 transactions" in line and str(out) in line
+
+
+def test_generate_csv_with_drift(tmp_path: Path) -> None:
+    out = tmp_path / "batch.csv"
+    assert (
+        run(
+            [
+                "generate",
+                "--rows",
+                "1500",
+                "--drift",
+                "amount_inflation",
+                "--strength",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    expected = generate_transactions(n_rows=1_500, drift="amount_inflation", drift_strength=2.0)
+    pd.testing.assert_frame_equal(read_transactions(out), expected)
+
+
+def test_faults_and_drifts_list_every_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["faults"]) == 0
+    listed = capsys.readouterr().out
+    for name, fault in FAULTS.items():
+        assert f"{name} " in listed and fault.description in listed
+    assert run(["drifts"]) == 0
+    listed = capsys.readouterr().out
+    for name, scenario in DRIFT_SCENARIOS.items():
+        assert name in listed and scenario.statistic.description in listed
+
+
+def test_damage_applies_a_frame_fault(small_batch: pd.DataFrame, tmp_path: Path) -> None:
+    source = tmp_path / "clean.csv"
+    small_batch.to_csv(source, index=False)
+    out = tmp_path / "dup.parquet"
+    assert run(["damage", str(source), "--fault", "duplicates", "--rate", "0.1", "--out", str(out)]) == 0
+    damaged = read_transactions(out)
+    assert len(damaged) == len(small_batch) + 400
+    assert not damaged["transaction_id"].is_unique
+
+
+def test_damage_corrupts_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "clean.parquet"
+    run(["generate", "--rows", "1000", "--out", str(source)])
+    out = tmp_path / "broken.parquet"
+    assert (
+        run(["damage", str(source), "--fault", "corrupted_file", "--mode", "truncate", "--out", str(out)])
+        == 0
+    )
+    assert out.stat().st_size < source.stat().st_size
+    assert "corrupted bytes (truncate)" in capsys.readouterr().out
+    with pytest.raises(DataError, match="truncated or corrupted"):
+        read_transactions(out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["generate", "--rows", "0", "--out", "x.parquet"], r"n_rows was 0; expected an integer >= 1"),
+        (["generate", "--rows", "-3", "--out", "x.parquet"], r"n_rows was -3"),
+        (
+            ["generate", "--rows", "10", "--drift", "nope", "--out", "x.parquet"],
+            r"Unknown drift scenario 'nope'",
+        ),
+        (
+            ["generate", "--rows", "10", "--strength", "2", "--out", "x.parquet"],
+            r"--strength was given without --drift",
+        ),
+        (["generate", "--rows", "10", "--out", "x.json"], r"expected \.parquet or \.csv"),
+        (
+            ["damage", "in.parquet", "--fault", "gremlins", "--out", "y.parquet"],
+            r"Unknown fault 'gremlins'. Expected one of",
+        ),
+        (["damage", "missing.parquet", "--fault", "noise", "--out", "y.parquet"], r"no such file"),
+    ],
+)
+def test_user_errors_raise_data_error(
+    argv: list[str], match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Does each user error raise DataError (which the main CLI prints as one line)?"""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=match):
+        run(argv)
+    assert not (tmp_path / "x.parquet").exists()
