@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from autograder.engine import execute_and_score
-from autograder.merge import is_answer_cell, is_test_cell
+from autograder.merge import is_answer_cell, is_manual_cell, is_test_cell
 from ds2mle.manifest import load_course
 from ds2mle.notebooks import read_notebook
 
@@ -42,11 +42,21 @@ def check(root: Path, label: str, cell_timeout: int) -> str:
     outcome = validator.validate(str(student_path))
     if outcome.get("type_changed") or outcome.get("changed"):
         return "nbgrader reports changed cells in the generated student version; run `ds2mle build`"
-    expected = {cell.source.strip() for cell in release.cells if is_test_cell(cell)}
+    # Test cells that hold only hidden tests are comments in the student version:
+    # they cannot fail there, and the autograde check below restores and runs them.
+    # Unanswered written answers (graded by hand) count as failed too.
+    expected = {
+        cell.source.strip()
+        for cell in release.cells
+        if (is_test_cell(cell) and _has_code(cell.source)) or is_manual_cell(cell)
+    }
     failed = {item["source"] for item in outcome.get("failed", [])}
-    if failed != expected:
-        passing = len(expected - failed)
-        return f"{passing} visible test cell(s) pass on the unanswered notebook; a test must need the answer"
+    if expected - failed:
+        return (
+            f"{len(expected - failed)} graded cell(s) pass on the unanswered notebook; every test must need the answer"
+        )
+    if failed - expected:
+        return f"{len(failed - expected)} cell(s) fail that are not graded tests; fix the student version's other cells"
 
     result, executed = execute_and_score(
         submission=release, source=source, release=release, name=entry.name,
@@ -64,6 +74,10 @@ def check(root: Path, label: str, cell_timeout: int) -> str:
             if output.get("output_type") == "error":
                 return f"cell {index} is not a test but fails: {output.get('ename')}: {output.get('evalue')}"[:200]
     return ""
+
+
+def _has_code(source: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
 
 
 def main(argv: list[str]) -> int:
