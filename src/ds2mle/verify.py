@@ -220,7 +220,10 @@ def _first_error(path: Path) -> str:
         nb = read_notebook(path)
     except Exception:  # no output notebook: papermill failed before running
         return ""
-    for index, cell in enumerate(nb.cells, start=1):
+    # Number cells as in the source notebook: skip the cells papermill inserts.
+    inserted = {"papermill-error-cell-tag", "injected-parameters"}
+    cells = [c for c in nb.cells if not inserted & set(c.get("metadata", {}).get("tags", []))]
+    for index, cell in enumerate(cells, start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 value = str(output.get("evalue", "")).strip().splitlines()
