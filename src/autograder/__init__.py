@@ -1,14 +1,46 @@
-"""autograder: grading on top of nbgrader.
+"""autograder: sandboxed, parallel grading on top of nbgrader.
 
-- :mod:`autograder.merge`      rebuild a (possibly altered) submission by a fixed policy
-- :mod:`autograder.engine`     execute it and score its grade cells, JSON-ready results
-- :mod:`autograder.selfgrade`  ``ds2mle grade --self``: a learner grades their own work
+Trusted side (the coordinator's process)::
 
-The autograder reads the course through :mod:`ds2mle.manifest` and never
-imports ``fraudguard``: the grader must not depend on the code it grades.
+    coordinator   ds2mle grade: find submissions, merge, schedule, score, write the gradebook
+    ├── collect   nbgrader's submitted/ layout, or an LMS zip through nbgrader's zip_collect
+    ├── merge     rebuild a (possibly altered) submission by a fixed cell policy
+    ├── jobs      one notebook as a JSON job; validate the worker's JSON lines; score
+    ├── gradebook the only writer of gradebook.db, mirroring nbgrader's autograde
+    ├── feedback  redacted notebooks and HTML that never show hidden tests
+    └── selfgrade ds2mle grade --self: the same path for a learner, no gradebook
+
+Untrusted side (inside the bubblewrap sandbox)::
+
+    worker        python -m autograder.worker: run one notebook, print JSON lines
+    ├── engine    nbclient with a time budget, an output cap and per-cell records
+    └── guard     tamper checks before each test cell
+
+:mod:`autograder.sandbox` builds the sandbox's command line and limits. The
+autograder reads the course through :mod:`ds2mle.manifest` and never imports
+``fraudguard``: the grader must not depend on the code it grades.
 """
 
-from autograder.engine import NotebookResult, TestResult, execute_and_score
-from autograder.merge import merge_submission
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autograder.engine import NotebookResult, TestResult, execute_and_score
+    from autograder.merge import merge_submission
 
 __all__ = ["NotebookResult", "TestResult", "execute_and_score", "merge_submission"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that ``python -m autograder.worker`` starts without importing nbformat first
+    # (the worker starts once per notebook; every tenth of a second counts).
+    if name in ("NotebookResult", "TestResult", "execute_and_score"):
+        from autograder import engine
+
+        return getattr(engine, name)
+    if name == "merge_submission":
+        from autograder.merge import merge_submission
+
+        return merge_submission
+    raise AttributeError(f"module 'autograder' has no attribute {name!r}")

@@ -1,33 +1,57 @@
-"""Execute a merged submission and score its grade cells.
+"""Run a merged notebook cell by cell, and score its grade cells.
 
-This is the part of grading that runs the learner's code. It takes plain
-notebooks in and gives a plain, JSON-ready :class:`NotebookResult` out, so the
-same function serves self-grading, ``ds2mle verify`` and the instructor's
-batch grader.
+Two halves, on the two sides of the sandbox wall:
 
-Scoring follows nbgrader: a test cell earns its points when it runs without
-an error; a written answer waits for a person. Cells that ran before a
-failure (a timeout, a dead kernel) keep their points; the rest score zero
-with the failure as their reason.
+- :func:`run_notebook` runs *inside* the sandbox (in :mod:`autograder.worker`).
+  It executes the instrumented notebook with nbclient and emits one plain
+  JSON-ready event per executed cell, as soon as the cell ends, so that the
+  cells that ran before a crash keep their record.
+- :func:`score_cells` runs on the trusted side. It takes the merged notebook
+  (which the coordinator built itself) and the validated cell records, and
+  decides every grade cell's points and reason.
+
+Scoring follows nbgrader: a test cell earns its points when it runs to the
+end without an error (and, here, when the tamper guard saw nothing changed);
+a written answer waits for a person. Cells that ran before a failure (a
+timeout, a dead kernel, a killed grader) keep their points; the rest score
+zero with the failure as their reason.
+
+:func:`execute_and_score` puts the two together for callers that want one
+call (``ds2mle verify``); it uses the same worker process as the batch
+grader.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
-import shutil
-import tempfile
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from nbformat import NotebookNode
 
-from autograder.merge import grade_id, is_manual_cell, is_test_cell, merge_submission
+from autograder.guard import guard_report, strip_guard_outputs
+from autograder.merge import grade_id, is_manual_cell, is_test_cell
 
-__all__ = ["NotebookResult", "TestResult", "execute_and_score"]
+__all__ = [
+    "CellRecord",
+    "NotebookResult",
+    "TestResult",
+    "execute_and_score",
+    "first_line",
+    "run_notebook",
+    "score_cells",
+]
 
 Status = Literal["passed", "failed", "manual"]
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CellStatus = Literal["ok", "error", "timeout", "died"]
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -43,11 +67,32 @@ class TestResult:
 
 @dataclass(frozen=True)
 class NotebookResult:
-    """The outcome of grading one notebook of a submission."""
+    """The outcome of grading one notebook of a submission.
+
+    Attributes
+    ----------
+    notebook : str
+        The notebook's file name.
+    tests : tuple of TestResult
+        One per grade cell, in notebook order.
+    error : str
+        Why the notebook did not run to the end (empty when it did).
+    notes : tuple of str
+        Things worth knowing that cost no points (a cell timed out, output
+        was cut, an extra file was not copied, ...).
+    outcome : str
+        How the run ended, one word for summaries: ``completed``,
+        ``cell-timeout``, ``budget-exhausted``, ``kernel-died``,
+        ``grader-killed``, ``malformed-result``, ``invalid-notebook``,
+        ``unsupported-nbformat``, ``missing-notebook``, ``tampering`` or
+        ``sandbox-unavailable``.
+    """
 
     notebook: str
     tests: tuple[TestResult, ...] = field(default_factory=tuple)
     error: str = ""
+    notes: tuple[str, ...] = ()
+    outcome: str = "completed"
 
     @property
     def score(self) -> float:
@@ -65,8 +110,279 @@ class NotebookResult:
         return sum(t.max_points for t in self.tests if t.status == "manual")
 
     def to_json(self) -> dict[str, Any]:
-        """A plain dict: the only form a result leaves the grading process in."""
-        return {"notebook": self.notebook, "error": self.error, "tests": [asdict(t) for t in self.tests]}
+        """A plain dict, for reports and logs."""
+        return {
+            "notebook": self.notebook,
+            "outcome": self.outcome,
+            "error": self.error,
+            "notes": list(self.notes),
+            "tests": [asdict(t) for t in self.tests],
+        }
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """What happened to one cell of the merged notebook (validated, trusted side).
+
+    Attributes
+    ----------
+    index : int
+        Position in the merged notebook.
+    status : {"ok", "error", "timeout", "died"}
+        How the cell ended; ``"died"`` when the kernel died during it.
+    outputs : list of dict
+        nbformat v4 outputs, guard outputs included.
+    execution_count : int or None
+    error : str
+        First line of the error, when ``status`` is not ``"ok"``.
+    """
+
+    index: int
+    status: CellStatus
+    outputs: list[dict[str, Any]]
+    execution_count: int | None = None
+    error: str = ""
+
+
+# --------------------------------------------------------------------------- scoring (trusted side)
+
+
+def score_cells(merged: NotebookNode, records: dict[int, CellRecord], *, error: str) -> list[TestResult]:
+    """Score every grade cell of ``merged`` from the records of the cells that ran.
+
+    Parameters
+    ----------
+    merged : NotebookNode
+        The notebook that was run (before instrumentation), from the coordinator.
+    records : dict of int to CellRecord
+        Validated records by merged cell index; a missing index did not run.
+    error : str
+        Why the run stopped early, if it did: the reason for cells that never ran.
+
+    Returns
+    -------
+    list of TestResult
+    """
+    results = []
+    for index, cell in enumerate(merged.cells):
+        gid = grade_id(cell)
+        if gid is None or not cell.metadata["nbgrader"].get("grade"):
+            continue
+        points = float(cell.metadata["nbgrader"].get("points", 0))
+        if is_manual_cell(cell):
+            results.append(TestResult(gid, "manual", 0.0, points, "graded by hand"))
+            continue
+        if not is_test_cell(cell):
+            continue
+        record = records.get(index)
+        if record is None:
+            results.append(TestResult(gid, "failed", 0.0, points, error or "did not run"))
+            continue
+        guard = guard_report(record.outputs, gid)
+        failure = guard.reason if guard.changed else ""
+        if not failure:
+            failure = record.error if record.status != "ok" else _failure(record.outputs)
+        if record.status == "died" and not failure:
+            failure = error or "the kernel died while this test ran"
+        if not failure:
+            failure = guard.reason
+        if failure:
+            results.append(TestResult(gid, "failed", 0.0, points, failure))
+        else:
+            results.append(TestResult(gid, "passed", points, points))
+    return results
+
+
+def _failure(outputs: list[dict[str, Any]]) -> str:
+    for output in outputs:
+        if output.get("output_type") == "error":
+            value = first_line(str(output.get("evalue", "")))
+            name = first_line(str(output.get("ename", "Error")))[:100] or "Error"
+            return f"{name}: {value}" if value else name
+    return ""
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, without ANSI colours, at most 300 characters."""
+    for line in _ANSI.sub("", text).splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+# --------------------------------------------------------------------------- running (sandbox side)
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class _BudgetExhausted(Exception):
+    """The notebook's whole time budget ran out before this cell could start."""
+
+
+def run_notebook(
+    nb: NotebookNode,
+    *,
+    origin: list[int | None],
+    cwd: Path,
+    cell_timeout: float,
+    budget: float,
+    max_output_bytes: int,
+    emit: Emit,
+    kill_strays: bool = False,
+) -> str:
+    """Execute ``nb`` with a fresh ``python3`` kernel and emit one event per code cell.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        The instrumented notebook (see :func:`autograder.guard.instrument`).
+    origin : list of int or None
+        Merged index of each cell of ``nb``, ``None`` for the guard's cells.
+    cwd : Path
+        Folder the kernel runs in.
+    cell_timeout : float
+        Seconds one cell may run before it is interrupted.
+    budget : float
+        Seconds the whole notebook may take; cells that would start later are not run.
+    max_output_bytes : int
+        Output kept per cell; the rest is cut with a note.
+    emit : callable
+        Receives ``{"event": "cell", ...}`` records as cells end.
+    kill_strays : bool, default False
+        After a cell times out, kill every other process in this PID namespace
+        (set only inside the sandbox, where the worker is alone with its kernel).
+
+    Returns
+    -------
+    str
+        Why the run stopped early, or ``""`` when every cell ran.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    deadline = time.monotonic() + budget
+
+    class GradingClient(NotebookClient):
+        """nbclient with a time budget, an output cap and per-cell events."""
+
+        reply: dict[str, Any] | None = None
+        cell_bytes = 0
+        truncated = False
+
+        async def async_execute_cell(
+            self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
+        ) -> NotebookNode:
+            if cell.cell_type != "code" or not cell.source.strip():
+                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if time.monotonic() >= deadline:
+                raise _BudgetExhausted()
+            self.reply, self.cell_bytes, self.truncated = None, 0, False
+            try:
+                done: NotebookNode = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            except (DeadKernelError, asyncio.CancelledError):
+                _emit_cell(cell_index, cell, "died", "the kernel died (os._exit, a crash, or a resource limit)")
+                raise
+            reply: dict[str, Any] = self.reply or {}
+            content: dict[str, Any] = reply.get("content", {})
+            status: CellStatus = "ok"
+            reason = ""
+            if content.get("status") == "error":
+                if content.get("ename") == "CellTimeoutError":
+                    status, reason = "timeout", str(content.get("evalue", "the cell timed out"))
+                    if kill_strays:
+                        _kill_strays(keep={os.getpid(), _kernel_pid(self)})
+                else:
+                    status = "error"
+                    ename, evalue = first_line(str(content.get("ename", "Error"))), first_line(str(content.get("evalue", "")))
+                    reason = f"{ename}: {evalue}" if evalue else ename
+            elif content.get("status") not in ("ok", None):
+                status, reason = "error", f"the cell ended with status {content.get('status')!r}"
+            _emit_cell(cell_index, done, status, reason)
+            return done
+
+        def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+            content = msg.get("content", {})
+            size = len(str(content.get("text", ""))) + len(str(content.get("data", ""))) + len(str(content.get("traceback", "")))
+            self.cell_bytes += size
+            if self.cell_bytes > max_output_bytes:
+                if not self.truncated:
+                    self.truncated = True
+                    outs.append(NotebookNode(output_type="stream", name="stderr",
+                                             text=f"\n[output cut by the grader after {max_output_bytes} bytes]\n"))
+                return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    def _emit_cell(cell_index: int, cell: NotebookNode, status: CellStatus, reason: str) -> None:
+        merged_index = origin[cell_index] if cell_index < len(origin) else None
+        if merged_index is None:
+            if status != "ok":  # a guard cell failed: every test check will be missing
+                emit({"event": "guard", "status": status, "error": reason[:300]})
+            return
+        emit({
+            "event": "cell",
+            "index": merged_index,
+            "status": status,
+            "error": reason[:300],
+            "execution_count": cell.get("execution_count"),
+            "outputs": [dict(o) for o in cell.get("outputs", [])],
+        })
+
+    def timeout_for(cell: NotebookNode) -> int:
+        return max(1, int(min(cell_timeout, deadline - time.monotonic())))
+
+    client = GradingClient(
+        nb,
+        timeout=int(cell_timeout),
+        timeout_func=timeout_for,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell ran longer than its time limit ({cell_timeout:g} s or what was left of the notebook's budget) and was interrupted",
+            "traceback": [],
+        },
+        startup_timeout=120,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(cwd)}},
+    )
+
+    def on_executed(cell: NotebookNode, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        client.reply = execute_reply
+
+    async def on_start(notebook: NotebookNode) -> None:
+        emit({"event": "kernel", "pid": _kernel_pid(client)})
+
+    client.on_cell_executed = on_executed
+    client.on_notebook_start = on_start
+    try:
+        client.execute(cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except _BudgetExhausted:
+        return f"the notebook used up its time budget ({budget:g} s); later cells did not run"
+    except DeadKernelError:
+        return "the kernel died (os._exit, a crash, or a resource limit such as memory or CPU time)"
+    except Exception as exc:  # a kernel that never starts, a broken client, ...
+        return f"the notebook could not be executed: {type(exc).__name__}: {first_line(str(exc))}"
+    return ""
+
+
+def _kernel_pid(client: Any) -> int:
+    provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+    pid = getattr(provisioner, "pid", None)
+    return int(pid) if isinstance(pid, int) else -1
+
+
+def _kill_strays(*, keep: set[int]) -> None:
+    """Kill every process of this PID namespace except init, the worker and the kernel."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep and int(entry) != 1:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------- one call
 
 
 def execute_and_score(
@@ -78,8 +394,9 @@ def execute_and_score(
     workdir: Path | None = None,
     cell_timeout: int = 120,
     kernel_name: str = "python3",
+    sandbox: bool = False,
 ) -> tuple[NotebookResult, NotebookNode]:
-    """Merge, run and score one notebook.
+    """Merge, run and score one notebook, in a worker process.
 
     Parameters
     ----------
@@ -88,87 +405,31 @@ def execute_and_score(
     name : str
         The notebook's name in the report.
     workdir : Path, optional
-        Folder whose copy the kernel runs in (the submission's folder, for its
-        data files). An empty temporary folder when omitted.
+        Folder whose files (not notebooks) are copied next to the notebook.
     cell_timeout : int, default 120
         Seconds one cell may run before it is interrupted and fails.
     kernel_name : str, default "python3"
-        The kernel to run; the submission's own kernelspec is ignored.
+        Kept for compatibility: grading always uses ``python3``.
+    sandbox : bool, default False
+        Run in the bubblewrap sandbox. Off by default: this call serves
+        ``ds2mle verify``, which runs the course's own notebooks with the
+        environment as it is.
 
     Returns
     -------
     result : NotebookResult
     executed : NotebookNode
-        The merged notebook with its outputs (for feedback).
+        The merged notebook with its outputs (hidden tests included).
     """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from autograder.jobs import build_job, finish_job, run_job
+    from autograder.merge import merge_submission
+    from autograder.sandbox import SandboxPolicy
 
     merged = merge_submission(submission=submission, source=source, release=release)
-    error = ""
-    with tempfile.TemporaryDirectory(prefix="ds2mle-grade-") as scratch:
-        run_dir = Path(scratch) / "run"
-        if workdir is not None:
-            shutil.copytree(workdir, run_dir, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-        else:
-            run_dir.mkdir()
-        client = NotebookClient(
-            merged,
-            timeout=cell_timeout,
-            kernel_name=kernel_name,
-            allow_errors=True,
-            interrupt_on_timeout=True,
-            # A timed-out cell fails like any other error and the rest still run.
-            error_on_timeout={
-                "ename": "CellTimeoutError",
-                "evalue": f"the cell ran longer than {cell_timeout} s and was interrupted",
-                "traceback": [],
-            },
-            resources={"metadata": {"path": str(run_dir)}},
-        )
-        try:
-            client.execute()
-        except DeadKernelError:
-            error = "the kernel died (os._exit, a crash or running out of memory)"
-        except CellTimeoutError:
-            error = f"a cell ran longer than {cell_timeout} s"
-        except Exception as exc:  # a kernel that never starts, a bad kernelspec, ...
-            error = f"the notebook could not be executed: {type(exc).__name__}: {_first_line(str(exc))}"
-    return NotebookResult(notebook=name, tests=tuple(_score(merged, error=error)), error=error), merged
-
-
-def _score(nb: NotebookNode, *, error: str) -> list[TestResult]:
-    results = []
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid is None:
-            continue
-        points = float(cell.metadata["nbgrader"].get("points", 0))
-        if is_manual_cell(cell):
-            results.append(TestResult(gid, "manual", 0.0, points, "graded by hand"))
-        elif is_test_cell(cell):
-            ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
-            failure = _failure(cell)
-            if not ran:
-                results.append(TestResult(gid, "failed", 0.0, points, error or "did not run"))
-            elif failure:
-                results.append(TestResult(gid, "failed", 0.0, points, failure))
-            else:
-                results.append(TestResult(gid, "passed", points, points))
-    return results
-
-
-def _failure(cell: NotebookNode) -> str:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            value = _first_line(_ANSI.sub("", str(output.get("evalue", ""))))
-            name = str(output.get("ename", "Error"))
-            return f"{name}: {value}" if value else name
-    return ""
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
+    policy = SandboxPolicy(cell_timeout=cell_timeout, budget=max(600.0, cell_timeout * 10.0))
+    job = build_job(
+        merged=merged, name=name, student=".", files=workdir, reference=None, policy=policy,
+        sandbox="on" if sandbox else "off",
+    )
+    outcome = run_job(job)
+    return finish_job(merged=merged, name=name, outcome=outcome, policy=policy)

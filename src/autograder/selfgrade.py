@@ -1,27 +1,36 @@
 """``ds2mle grade --self``: a learner grades their own assignment.
 
-The learner's notebooks in ``assignments/<slug>/`` are merged with the
-sources in ``solutions/<slug>/`` (hidden tests included, see
-:mod:`autograder.merge`), executed in a scratch folder and scored. No
-gradebook is involved.
+The learner's notebooks in ``assignments/<slug>/`` go through the same path
+as an instructor's batch (:mod:`autograder.coordinator`): read defensively,
+merged with the sources in ``solutions/<slug>/`` (hidden tests included, see
+:mod:`autograder.merge`), run by :mod:`autograder.worker` in the bubblewrap
+sandbox where it is installed (with a one-line warning where it is not),
+with the reference ``fraudguard`` of earlier modules only, and scored from
+validated JSON. No gradebook is involved.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder.engine import NotebookResult, execute_and_score
-from autograder.merge import grade_id, is_answer_cell
+from autograder.coordinator import load_submission, reference_files
+from autograder.engine import NotebookResult
+from autograder.jobs import SandboxMode, build_job, failed_result, finish_job, run_job
+from autograder.merge import grade_id, is_answer_cell, merge_submission
+from autograder.sandbox import SandboxPolicy, bwrap_path
 from ds2mle.build import generate_student_versions
 from ds2mle.errors import GradingError
 from ds2mle.manifest import Course, Module
 from ds2mle.notebooks import read_notebook
 
 __all__ = ["SelfGradeReport", "has_started", "self_grade"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,9 @@ def has_started(submission: NotebookNode, release: NotebookNode) -> bool:
     return False
 
 
-def self_grade(course: Course, module_key: str, *, cell_timeout: int = 120) -> SelfGradeReport:
+def self_grade(
+    course: Course, module_key: str, *, cell_timeout: int = 120, budget: float = 600.0, sandbox: SandboxMode = "auto"
+) -> SelfGradeReport:
     """Grade the learner's copy of a module's assignment, hidden tests included.
 
     Parameters
@@ -68,6 +79,10 @@ def self_grade(course: Course, module_key: str, *, cell_timeout: int = 120) -> S
         Module id (``"00"``) or slug (``"00-start-here"``).
     cell_timeout : int, default 120
         Seconds one cell may run.
+    budget : float, default 600
+        Seconds the whole notebook may run.
+    sandbox : {"auto", "on", "off"}, default "auto"
+        Run in bubblewrap where it is installed.
 
     Returns
     -------
@@ -104,14 +119,21 @@ def self_grade(course: Course, module_key: str, *, cell_timeout: int = 120) -> S
                 f"you have not started {module.slug} yet: open {first}, fill in the cells marked "
                 f"YOUR CODE HERE, save, then run `ds2mle grade --self {module.slug}` again"
             )
-        for nb, submission, release in pairs:
-            result, _ = execute_and_score(
-                submission=submission,
-                source=read_notebook(nb.source_path(course.root)),
-                release=release,
-                name=nb.name,
-                workdir=nb.student_path(course.root).parent,
-                cell_timeout=cell_timeout,
-            )
+        if sandbox == "auto" and bwrap_path() is None:
+            logger.warning("warning: bubblewrap (bwrap) is not installed, so your notebook runs without the sandbox")
+        policy = SandboxPolicy(cell_timeout=float(cell_timeout), budget=budget)
+        reference = reference_files(course, module)
+        for nb, _, release in pairs:
+            student_path = nb.student_path(course.root)
+            source = read_notebook(nb.source_path(course.root))
+            loaded, outcome, reason, notes = load_submission(student_path)
+            if loaded is None:
+                merged = merge_submission(submission=release, source=source, release=release)
+                results.append(failed_result(merged=merged, name=nb.name, reason=reason, outcome=outcome))  # type: ignore[arg-type]
+                continue
+            merged = merge_submission(submission=loaded, source=source, release=release)
+            job = build_job(merged=merged, name=nb.name, student="self", files=student_path.parent,
+                            reference=reference, policy=policy, sandbox=sandbox)
+            result, _ = finish_job(merged=merged, name=nb.name, outcome=run_job(job), policy=policy, notes=notes)
             results.append(result)
     return SelfGradeReport(module=module, notebooks=tuple(results))

@@ -37,7 +37,10 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 1
     logging.basicConfig(level=logging.INFO if not args.quiet else logging.WARNING, format="%(message)s")
     for noisy in ("traitlets", "papermill", "nbclient", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -78,10 +81,31 @@ def _build_parser() -> argparse.ArgumentParser:
     catch_up.add_argument("module", help="module id or slug, e.g. 01")
     catch_up.set_defaults(func=_cmd_catch_up)
 
-    grade = sub.add_parser("grade", help="grade an assignment (--self: your own, with hidden tests)")
+    grade = sub.add_parser(
+        "grade",
+        help="grade an assignment: a cohort's submissions (instructors), or --self: your own",
+        description=(
+            "Grade every submission of ASSIGNMENT in submitted/<student>/<assignment>/ (or from an LMS zip), "
+            "each in a sandbox, in parallel; write gradebook.db, autograded/, feedback/ and exports/<assignment>.csv. "
+            "With --self: grade your own notebook in assignments/, hidden tests included."
+        ),
+    )
     grade.add_argument("assignment", help="module id or slug, e.g. 00 or 00-start-here")
     grade.add_argument("--self", dest="self_grade", action="store_true", help="grade your own notebooks")
+    grade.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    grade.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: number of cores)")
     grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
+    grade.add_argument("--budget", type=float, default=600.0, help="seconds a whole notebook may run (default 600)")
+    grade.add_argument("--memory", type=int, default=4096, metavar="MB", help="address space per process (default 4096)")
+    grade.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto",
+                       help="bubblewrap sandbox: auto (where installed; default), on (required), off")
+    grade.add_argument("--zip", type=Path, metavar="FILE", help="collect this LMS download first (nbgrader zip_collect)")
+    grade.add_argument("--zip-pattern", metavar="REGEX", default=None,
+                       help="file-name pattern for --zip, with (?P<student_id>...) and (?P<file_id>...)")
+    grade.add_argument("--scheduler", metavar="ADDRESS", help="run the submissions on this Dask scheduler")
+    grade.add_argument("--no-feedback", dest="feedback", action="store_false", help="do not write HTML feedback")
+    grade.add_argument("--csv", type=Path, metavar="FILE", help="where to write grades (default exports/<assignment>.csv)")
     grade.set_defaults(func=_cmd_grade)
 
     build = sub.add_parser("build", help="generate assignments/ and the reference package (maintainers)")
@@ -109,20 +133,23 @@ def _course() -> Course:
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
+    import importlib.util
+
     course = _course()
     first = course.modules[0].lessons[0].source_path(course.root).relative_to(course.root)
-    jupyter = shutil.which("jupyter-lab") or shutil.which("jupyter")
-    if jupyter is None:
+    if importlib.util.find_spec("jupyterlab") is None:
         raise Ds2mleError("JupyterLab is not installed in this environment; run `python -m pip install -e .`")
-    command = [jupyter] if jupyter.endswith("jupyter-lab") else [jupyter, "lab"]
-    command += [f"--ServerApp.root_dir={course.root}", f"--ServerApp.ip={args.ip}"]
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.root}", f"--ServerApp.ip={args.ip}"]
     if args.port:
         command.append(f"--ServerApp.port={args.port}")
     if args.no_browser:
         command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
+        command.append("--allow-root")
     command.append(first.as_posix())
     logger.info("Opening %s in JupyterLab (stop it with Ctrl-C)", first)
     sys.stdout.flush()
+    sys.stderr.flush()
     os.chdir(course.root)
     os.execv(command[0], command)
 
@@ -176,19 +203,18 @@ def _cmd_catch_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
+    if args.jobs < 1 or args.timeout < 1 or args.budget <= 0 or args.memory < 256:
+        raise GradingError("-j, --timeout, --budget and --memory must be positive (--memory at least 256 MB)")
     if not args.self_grade:
-        raise GradingError(
-            "instructor grading is not available yet; grade a cohort with `nbgrader autograde "
-            f"{args.assignment}` for now, or grade your own work with `ds2mle grade --self {args.assignment}`"
-        )
+        return _cmd_grade_cohort(args)
     from autograder.selfgrade import self_grade
     from ds2mle.progress import record_self_grade
 
     course = _course()
     module = course.module(args.assignment)
     print(f"Grading your {module.slug} with its hidden tests (this runs your notebook)...", flush=True)
-    report = self_grade(course, module.slug, cell_timeout=args.timeout)
-    width = max(len(t.grade_id) for r in report.notebooks for t in r.tests)
+    report = self_grade(course, module.slug, cell_timeout=args.timeout, budget=args.budget, sandbox=args.sandbox)
+    width = max((len(t.grade_id) for r in report.notebooks for t in r.tests), default=10)
     for result in report.notebooks:
         print(f"\n{result.notebook}")
         for test in result.tests:
@@ -197,12 +223,47 @@ def _cmd_grade(args: argparse.Namespace) -> int:
             print(f"  {mark}  {test.grade_id:<{width}}  {points:>6}  {test.reason}")
         if result.error:
             print(f"  note: {result.error}")
+        for note in result.notes:
+            print(f"  note: {note}")
     auto_max = report.max_score - report.manual_points
     print(
         f"\nScore: {report.score:g}/{auto_max:g} autograded"
         + (f" (+{report.manual_points:g} points of written answers, graded by hand)" if report.manual_points else "")
     )
     record_self_grade(course, module_slug=module.slug, score=report.score, max_score=report.max_score)
+    return 0
+
+
+def _cmd_grade_cohort(args: argparse.Namespace) -> int:
+    from autograder.collect import DEFAULT_ZIP_PATTERN
+    from autograder.coordinator import GradingOptions, SubmissionReport, grade_assignment
+    from autograder.sandbox import SandboxPolicy
+
+    course = _course()
+    module = course.module(args.assignment)
+    options = GradingOptions(
+        jobs=args.jobs,
+        policy=SandboxPolicy(cell_timeout=float(args.timeout), budget=args.budget, memory_bytes=args.memory * 1024**2),
+        sandbox=args.sandbox,
+        scheduler=args.scheduler,
+        feedback=args.feedback,
+        csv_path=args.csv.resolve() if args.csv else None,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    where = f"on the Dask cluster at {args.scheduler}" if args.scheduler else f"with {args.jobs} job(s)"
+    print(f"Grading {module.slug} {where}...", flush=True)
+
+    def show(report: SubmissionReport) -> None:
+        auto_max = report.max_score - report.manual_points
+        if not options.progress:
+            print(f"  {report.score:>5g}/{auto_max:<4g} {report.outcome:<20} {report.student}", flush=True)
+
+    report = grade_assignment(
+        course, module.slug, students=args.student, options=options, zip_path=args.zip,
+        zip_pattern=args.zip_pattern or DEFAULT_ZIP_PATTERN, on_submission=show,
+    )
+    print()
+    print(report.summary())
     return 0
 
 

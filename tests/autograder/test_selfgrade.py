@@ -123,7 +123,7 @@ def test_cli_prints_one_row_per_test_and_records_progress(
     assert re.search(r"PASS\s+test_split_by_time_visible\s+2/2", out)
     assert re.search(r"FAIL\s+test_split_by_time_edge_cases\s+0/3\s+AssertionError: rows sharing the cut-off", out)
     assert re.search(r"----\s+leakage_explained\s+\?/2\s+graded by hand", out)
-    assert "Score: 5/8 autograded (+2 points of written answers, graded by hand)" in out
+    assert "Score: 2/8 autograded (+2 points of written answers, graded by hand)" in out
     assert main(["status"]) == 0
     status = capsys.readouterr().out
-    assert re.search(r"00-start-here .* 1/1 .* 5/10", status)
+    assert re.search(r"00-start-here .* 1/1 .* 2/10", status)

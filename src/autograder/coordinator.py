@@ -1,0 +1,563 @@
+"""The trusted side of grading: ``ds2mle grade ASSIGNMENT``.
+
+The coordinator is the only process that reads the sources (hidden tests),
+builds the notebooks to run, and writes nbgrader's gradebook. For each
+submission it
+
+1. reads each notebook defensively (missing, a symbolic link, not JSON, not
+   nbformat 4: a score of zero and the reason, without running anything);
+2. merges it with the source by the cell policy of :mod:`autograder.merge`;
+3. hands a JSON job (:mod:`autograder.jobs`) to a pool of threads, each of
+   which starts one sandboxed worker at a time, or to a Dask cluster
+   (``scheduler``); every kernel lives in its own network namespace, so
+   parallel kernels never race for ports (nbgrader #174);
+4. validates what comes back, scores it, and, from the main thread only,
+   writes the gradebook, ``autograded/<student>/<assignment>/`` (redacted,
+   for formgrader) and ``feedback/<student>/<assignment>/<nb>.html``;
+5. at the end writes a CSV and returns a :class:`BatchReport` whose
+   :meth:`~BatchReport.summary` is printed by the CLI.
+
+Every submission ends with a score and a reason, whatever it does; the
+batch always completes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import copy
+import csv
+import json
+import logging
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+from nbformat.v4 import new_notebook
+
+from autograder.collect import DEFAULT_ZIP_PATTERN, Submission, collect_zip, discover_submissions
+from autograder.engine import NotebookResult
+from autograder.feedback import redact, render_html, write_text
+from autograder.gradebook import NotebookGrades, db_url, record_submission, register_assignment
+from autograder.jobs import (
+    SandboxMode,
+    build_job,
+    collect_extra_files,
+    failed_result,
+    finish_job,
+    run_job,
+    run_job_json,
+)
+from autograder.merge import grade_id, is_answer_cell, is_manual_cell, merge_submission
+from autograder.sandbox import SandboxPolicy, bwrap_path
+from ds2mle.errors import GradingError
+from ds2mle.manifest import Course, Module
+from ds2mle.notebooks import read_notebook
+
+__all__ = [
+    "BatchReport",
+    "GradingOptions",
+    "SubmissionReport",
+    "grade_assignment",
+    "load_submission",
+    "reference_files",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_NOTEBOOK_BYTES = 20 * 1024**2
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    """How to grade a batch.
+
+    Attributes
+    ----------
+    jobs : int
+        Submissions graded at once (local threads, or tasks in flight on Dask).
+    policy : SandboxPolicy
+        Time, memory, process and output limits per notebook.
+    sandbox : {"auto", "on", "off"}
+        ``"auto"``: bubblewrap where installed, else a one-line warning.
+    scheduler : str or None
+        A Dask scheduler address (``tcp://host:8786``): run the jobs there.
+    feedback : bool
+        Write HTML feedback per student.
+    csv_path : Path or None
+        Where the CSV goes (default ``exports/<assignment>.csv``).
+    progress : bool
+        Show a tqdm progress bar.
+    """
+
+    jobs: int = os.cpu_count() or 1
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    sandbox: SandboxMode = "auto"
+    scheduler: str | None = None
+    feedback: bool = True
+    csv_path: Path | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class SubmissionReport:
+    """One student's graded submission."""
+
+    student: str
+    notebooks: tuple[NotebookResult, ...]
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        """Autograded points earned."""
+        return sum(r.score for r in self.notebooks)
+
+    @property
+    def max_score(self) -> float:
+        """All points, written answers included."""
+        return sum(r.max_score for r in self.notebooks)
+
+    @property
+    def manual_points(self) -> float:
+        """Points a person grades."""
+        return sum(r.manual_points for r in self.notebooks)
+
+    @property
+    def outcome(self) -> str:
+        """``completed``, or the first notebook's failure (``kernel-died``, ...)."""
+        for r in self.notebooks:
+            if r.outcome != "completed":
+                return r.outcome
+        return "completed"
+
+    @property
+    def reason(self) -> str:
+        """One line: why points were lost, or that every test passed."""
+        for r in self.notebooks:
+            if r.error:
+                return f"{r.notebook}: {r.error}"
+        for r in self.notebooks:
+            for t in r.tests:
+                if t.status == "failed":
+                    return f"{r.notebook}: {t.grade_id}: {t.reason}"
+        return "all autograded tests passed"
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """A graded batch."""
+
+    assignment: str
+    submissions: tuple[SubmissionReport, ...]
+    seconds: float
+    sandboxed: bool
+    csv_path: Path | None = None
+
+    def summary(self) -> str:
+        """The table printed at the end: students, mean, failures by reason."""
+        n = len(self.submissions)
+        scores = [s.score for s in self.submissions]
+        auto_max = max((s.max_score - s.manual_points for s in self.submissions), default=0.0)
+        manual = max((s.manual_points for s in self.submissions), default=0.0)
+        outcomes = Counter(s.outcome for s in self.submissions)
+        lines = [
+            f"{self.assignment}: {n} submission(s) graded in {self.seconds:.1f} s "
+            f"({'sandboxed' if self.sandboxed else 'NOT sandboxed'})",
+            f"  mean {statistics.fmean(scores) if scores else 0:.2f}/{auto_max:g} autograded"
+            f"  median {statistics.median(scores) if scores else 0:g}"
+            + (f"  (+{manual:g} points of written answers to grade in formgrader)" if manual else ""),
+            f"  full marks: {sum(1 for s in scores if s >= auto_max > 0)}   zero: {sum(1 for s in scores if s == 0)}",
+            "  outcome                 submissions",
+        ]
+        for outcome, count in sorted(outcomes.items(), key=lambda kv: (kv[0] != "completed", kv[0])):
+            lines.append(f"  {outcome:<22}  {count:>11}")
+        if self.csv_path is not None:
+            lines.append(f"  grades: {self.csv_path}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def reference_files(course: Course, module: Module) -> dict[str, str]:
+    """The reference ``fraudguard`` as a sandbox may see it when ``module`` is graded.
+
+    Only files owned by notebooks of *earlier* modules, plus the hand-written
+    skeleton files no notebook owns (``__init__.py``, ``py.typed``).
+
+    Returns
+    -------
+    dict of str to str
+        ``"fraudguard/<path>"`` to text.
+    """
+    order = {m.slug: i for i, m in enumerate(course.modules)}
+    here = order[module.slug]
+    files: dict[str, str] = {}
+    base = course.reference_dir
+    if not base.is_dir():
+        return {f"{course.package}/__init__.py": ""}
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base).as_posix()
+        if not path.is_file() or path.is_symlink() or "__pycache__" in rel or path.suffix not in (".py", ".typed"):
+            continue
+        owner = course.owner_of(rel)
+        if owner is None or order[owner.module_slug] < here:
+            files[f"{course.package}/{rel}"] = path.read_text(encoding="utf-8")
+    files.setdefault(f"{course.package}/__init__.py", "")
+    return files
+
+
+def load_submission(path: Path) -> tuple[NotebookNode | None, str, str, tuple[str, ...]]:
+    """Read a submitted notebook without trusting it.
+
+    Returns
+    -------
+    notebook : NotebookNode or None
+        A clean nbformat 4 notebook rebuilt from the file's cells, or ``None``.
+    outcome : str
+        ``""`` when readable, else ``missing-notebook``, ``invalid-notebook``
+        or ``unsupported-nbformat``.
+    reason : str
+        Why it cannot be graded.
+    notes : tuple of str
+        Harmless oddities (another kernel asked for).
+    """
+    if path.is_symlink():
+        return None, "invalid-notebook", f"{path.name} is a symbolic link, not a notebook; submit the file itself", ()
+    if not path.is_file():
+        others = sorted(p.name for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
+        hint = f" (found: {', '.join(others)})" if others else ""
+        return None, "missing-notebook", f"{path.name} was not submitted{hint}", ()
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return None, "invalid-notebook", f"{path.name} is larger than 20 MB; clear its outputs and resubmit", ()
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "invalid-notebook", f"{path.name} is not UTF-8 text", ()
+    except json.JSONDecodeError as exc:
+        return None, "invalid-notebook", f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg})", ()
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells", []), list):
+        return None, "invalid-notebook", f"{path.name} is JSON but not a notebook", ()
+    version = raw.get("nbformat")
+    if version != 4:
+        return (None, "unsupported-nbformat",
+                f"{path.name} is nbformat {version!r}; only nbformat 4 can be graded: open and save it in Jupyter", ())
+    cells = []
+    for cell in raw.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(s for s in source if isinstance(s, str))
+        if not isinstance(source, str):
+            continue
+        meta = cell.get("metadata", {})
+        nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
+        kind = cell["cell_type"]
+        new = (nbformat.v4.new_code_cell(source) if kind == "code" else
+               nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_raw_cell(source))
+        if isinstance(nbgrader, dict):
+            new.metadata["nbgrader"] = json.loads(json.dumps(nbgrader))
+        cells.append(new)
+    notes: tuple[str, ...] = ()
+    metadata = raw.get("metadata", {})
+    kernel = metadata.get("kernelspec", {}).get("name") if isinstance(metadata, dict) and isinstance(metadata.get("kernelspec"), dict) else None
+    if kernel not in (None, "python3"):
+        notes = (f"the notebook asked for kernel {str(kernel)[:40]!r}; it was graded with python3",)
+    return new_notebook(cells=cells), "", "", notes
+
+
+def _answers(executed: NotebookNode, release: NotebookNode) -> tuple[dict[str, bool], dict[str, bool]]:
+    """Which answer cells the learner changed: (written answers, all answers)."""
+    stub = {gid: c.source.strip() for c in release.cells if is_answer_cell(c) and (gid := grade_id(c))}
+    manual: dict[str, bool] = {}
+    answered: dict[str, bool] = {}
+    for cell in executed.cells:
+        gid = grade_id(cell)
+        if gid is None or not is_answer_cell(cell):
+            continue
+        changed = cell.source.strip() != stub.get(gid, "").strip()
+        answered[gid] = changed
+        if is_manual_cell(cell):
+            manual[gid] = changed
+    return manual, answered
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class _Pending:
+    submission: Submission
+    files: dict[str, bytes] = field(default_factory=dict)
+    results: dict[str, NotebookResult] = field(default_factory=dict)
+    executed: dict[str, NotebookNode] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+
+def _executor(options: GradingOptions) -> tuple[Callable[[dict[str, Any]], cf.Future[dict[str, Any]]],
+                                                 Callable[[list[Any]], Iterator[Any]], Callable[[], None]]:
+    """submit(job) -> future of the raw outcome; as_completed(futures); close()."""
+    if options.scheduler:
+        try:
+            from distributed import Client
+            from distributed import as_completed as dask_completed
+        except ImportError:
+            raise GradingError("--scheduler needs dask.distributed; run `python -m pip install -e .`") from None
+        try:
+            client = Client(options.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            raise GradingError(f"cannot reach the Dask scheduler at {options.scheduler}: {exc}") from None
+
+        def submit_remote(job: dict[str, Any]) -> Any:
+            return client.submit(run_job_json, json.dumps(job), pure=False)
+
+        def completed_remote(futures: list[Any]) -> Iterator[Any]:
+            yield from dask_completed(futures)  # type: ignore[no-untyped-call]
+
+        return submit_remote, completed_remote, client.close
+
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="ds2mle-grade")
+
+    def submit_local(job: dict[str, Any]) -> cf.Future[dict[str, Any]]:
+        return pool.submit(run_job, job)
+
+    def completed_local(futures: list[Any]) -> Iterator[Any]:
+        yield from cf.as_completed(futures)
+
+    return submit_local, completed_local, lambda: pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _outcome_of(future: Any, remote: bool) -> dict[str, Any]:
+    try:
+        value = future.result()
+    except Exception as exc:  # a lost Dask worker, a bug in staging: this submission only
+        return {"error": f"the job failed outside the notebook: {type(exc).__name__}: {exc}"[:300]}
+    if remote:
+        try:
+            decoded = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict):
+            return {"stdout": "not json", "sandboxed": False}
+        return decoded
+    return value if isinstance(value, dict) else {"error": "the job returned nothing"}
+
+
+def grade_assignment(
+    course: Course,
+    module_key: str,
+    *,
+    students: list[str] | None = None,
+    options: GradingOptions | None = None,
+    zip_path: Path | None = None,
+    zip_pattern: str = DEFAULT_ZIP_PATTERN,
+    on_submission: Callable[[SubmissionReport], None] | None = None,
+) -> BatchReport:
+    """Grade every submission of a module's assignment.
+
+    Parameters
+    ----------
+    course : Course
+        The loaded manifest; its root is the nbgrader course root.
+    module_key : str
+        Module id or slug (the slug is the nbgrader assignment id).
+    students : list of str, optional
+        Only these students.
+    options : GradingOptions, optional
+    zip_path : Path, optional
+        An LMS download to collect first (see :func:`autograder.collect.collect_zip`).
+    zip_pattern : str
+        File-name pattern for ``zip_path``.
+    on_submission : callable, optional
+        Called with each finished :class:`SubmissionReport`.
+
+    Returns
+    -------
+    BatchReport
+
+    Raises
+    ------
+    GradingError
+        Unknown assignment, no submissions, a bad zip, an unreachable scheduler.
+    """
+    options = options or GradingOptions()
+    started = time.monotonic()
+    module = course.module(module_key)
+    if not module.assignments:
+        raise GradingError(f"module {module.slug} has no graded assignment; pick one listed in course.toml")
+    if zip_path is not None:
+        collect_zip(course, module, zip_path, pattern=zip_pattern)
+    submissions = discover_submissions(course, module, students=students)
+    if options.sandbox == "on" and not options.scheduler and bwrap_path() is None:
+        raise GradingError("--sandbox on needs bubblewrap: install it (`apt-get install bubblewrap`) or use --sandbox auto")
+    if options.sandbox == "auto" and not options.scheduler and bwrap_path() is None:
+        logger.warning("warning: bubblewrap (bwrap) is not installed; submissions run WITHOUT the sandbox")
+
+    with tempfile.TemporaryDirectory(prefix="ds2mle-release-") as scratch:
+        releases = register_assignment(course, module, release_dir=Path(scratch))
+        release = {nb.name: read_notebook(path) for nb, path in zip(module.assignments, releases)}
+    sources = {nb.name: read_notebook(nb.source_path(course.root)) for nb in module.assignments}
+    reference = reference_files(course, module)
+    policy = options.policy
+
+    pending: dict[str, _Pending] = {}
+    jobs: list[tuple[str, str, NotebookNode, tuple[str, ...], dict[str, Any]]] = []
+    for sub in submissions:
+        files, file_notes = collect_extra_files(sub.folder)
+        state = pending[sub.student] = _Pending(submission=sub, files=files)
+        for nb in module.assignments:
+            notebook, outcome, reason, notes = load_submission(sub.folder / nb.name)
+            empty = new_notebook(cells=[])
+            if notebook is None:
+                merged = merge_submission(submission=empty, source=sources[nb.name], release=release[nb.name])
+                state.results[nb.name] = failed_result(merged=merged, name=nb.name, reason=reason, outcome=outcome)  # type: ignore[arg-type]
+                state.executed[nb.name] = merged
+                continue
+            merged = merge_submission(submission=notebook, source=sources[nb.name], release=release[nb.name])
+            job = build_job(merged=merged, name=nb.name, student=sub.student, files=files, reference=reference,
+                            policy=policy, sandbox=options.sandbox)
+            jobs.append((sub.student, nb.name, merged, tuple(file_notes) + notes, job))
+
+    reports: dict[str, SubmissionReport] = {}
+    sandboxed_all = True
+    url = db_url(course)
+    from nbgrader.api import Gradebook
+
+    submit, completed, close = _executor(options)
+    progress = _progress(total=len(submissions), enabled=options.progress)
+    try:
+        with Gradebook(url, course_id=_course_id(course)) as gb:
+            futures: dict[Any, tuple[str, str, NotebookNode, tuple[str, ...]]] = {}
+            for student, name, merged, notes, job in jobs:
+                futures[submit(job)] = (student, name, merged, notes)
+            ready = [s for s, st in pending.items() if len(st.results) == len(module.assignments)]
+            for student in ready:
+                reports[student] = _finalize(course, module, gb, pending.pop(student), sources, release, options)
+                _tick(progress, reports[student], on_submission)
+            for future in completed(list(futures)):
+                student, name, merged, notes = futures.pop(future)
+                raw = _outcome_of(future, remote=bool(options.scheduler))
+                sandboxed_all = sandboxed_all and bool(raw.get("sandboxed"))
+                result, executed = finish_job(merged=merged, name=name, outcome=raw, policy=policy, notes=notes)
+                state = pending[student]
+                state.results[name], state.executed[name] = result, executed
+                if len(state.results) == len(module.assignments):
+                    reports[student] = _finalize(course, module, gb, pending.pop(student), sources, release, options)
+                    _tick(progress, reports[student], on_submission)
+    finally:
+        close()
+        if progress is not None:
+            progress.close()
+    ordered = tuple(reports[s.student] for s in submissions if s.student in reports)
+    csv_path = options.csv_path or course.root / "exports" / f"{module.slug}.csv"
+    _write_csv(csv_path, module, ordered)
+    return BatchReport(
+        assignment=module.slug, submissions=ordered, seconds=time.monotonic() - started,
+        sandboxed=sandboxed_all and bool(jobs), csv_path=csv_path,
+    )
+
+
+def _course_id(course: Course) -> str:
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config_file = course.root / "nbgrader_config.py"
+    if config_file.is_file():
+        config = PyFileConfigLoader(config_file.name, path=str(course.root)).load_config()
+        return str(CourseDirectory(config=config).course_id or "default_course")
+    return "default_course"
+
+
+def _progress(*, total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    return tqdm(total=total, unit="submission", desc="grading", leave=False)
+
+
+def _tick(progress: Any, report: SubmissionReport, hook: Callable[[SubmissionReport], None] | None) -> None:
+    if progress is not None:
+        progress.update(1)
+    if hook is not None:
+        hook(report)
+
+
+def _finalize(
+    course: Course,
+    module: Module,
+    gb: Any,
+    state: _Pending,
+    sources: dict[str, NotebookNode],
+    release: dict[str, NotebookNode],
+    options: GradingOptions,
+) -> SubmissionReport:
+    """Gradebook, autograded/ and feedback/ for one finished submission (main thread only)."""
+    sub = state.submission
+    results = [state.results[nb.name] for nb in module.assignments]
+    grades = []
+    for nb, result in zip(module.assignments, results):
+        manual, answered = _answers(state.executed[nb.name], release[nb.name])
+        grades.append(NotebookGrades(
+            notebook_id=nb.stem,
+            auto_scores={t.grade_id: t.points for t in result.tests if t.status != "manual"},
+            manual_answered=manual,
+            answered=answered,
+            missing=result.outcome == "missing-notebook",
+        ))
+    record_submission(gb, assignment=module.slug, student=sub.student, timestamp=sub.timestamp, notebooks=grades)
+
+    autograded = course.root / "autograded" / sub.student / module.slug
+    feedback_dir = course.root / "feedback" / sub.student / module.slug
+    if autograded.exists():
+        shutil.rmtree(autograded)
+    autograded.mkdir(parents=True)
+    for rel, data in state.files.items():
+        target = autograded / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    stamp = sub.folder / "timestamp.txt"
+    if stamp.is_file() and not stamp.is_symlink():
+        shutil.copyfile(stamp, autograded / "timestamp.txt")
+    for nb, result in zip(module.assignments, results):
+        safe = redact(state.executed[nb.name], source=sources[nb.name], release=release[nb.name], result=result)
+        safe.metadata = copy.deepcopy(sources[nb.name].metadata)
+        if result.outcome != "missing-notebook":
+            nbformat.write(safe, str(autograded / nb.name))
+        if options.feedback:
+            write_text(
+                feedback_dir / f"{nb.stem}.html",
+                render_html(safe, student=sub.student, assignment=module.slug, results=[result]),
+            )
+    if options.feedback and stamp.is_file() and not stamp.is_symlink():
+        shutil.copyfile(stamp, feedback_dir / "timestamp.txt")
+    return SubmissionReport(student=sub.student, notebooks=tuple(results), seconds=time.monotonic() - state.started)
+
+
+def _write_csv(path: Path, module: Module, reports: tuple[SubmissionReport, ...]) -> None:
+    columns = [f"{r.notebook.removesuffix('.ipynb')}:{t.grade_id}" for r in (reports[0].notebooks if reports else ())
+               for t in r.tests]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student_id", "assignment", "score", "autograded_max", "manual_points", "max_score",
+                         "outcome", "reason", *columns])
+        for report in reports:
+            by_column = {f"{r.notebook.removesuffix('.ipynb')}:{t.grade_id}": ("" if t.status == "manual" else f"{t.points:g}")
+                         for r in report.notebooks for t in r.tests}
+            writer.writerow([
+                report.student, module.slug, f"{report.score:g}", f"{report.max_score - report.manual_points:g}",
+                f"{report.manual_points:g}", f"{report.max_score:g}", report.outcome, report.reason[:300],
+                *(by_column.get(c, "") for c in columns),
+            ])
+    tmp.replace(path)

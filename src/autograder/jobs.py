@@ -1,0 +1,530 @@
+"""One grading job: plain JSON in, plain JSON out, wherever it runs.
+
+A job is everything one notebook of one submission needs, as a JSON-ready
+dict: the merged notebook, the submission's extra files, the filtered
+reference ``fraudguard``, the limits. :func:`run_job` stages it in a private
+scratch folder, starts :mod:`autograder.worker` (in the sandbox when it can)
+and returns what the worker wrote, untouched, with its exit status. The same
+function runs in a local thread pool or on a Dask worker
+(:func:`run_job_json` takes and returns text, so nothing is ever pickled).
+
+:func:`finish_job` runs on the trusted side. It validates the worker's lines
+against a strict schema, puts the outputs back into the coordinator's own
+copy of the merged notebook and scores it. Anything malformed scores zero
+with a reason; nothing from the sandbox is executed or unpickled.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+
+from autograder.engine import CellRecord, NotebookResult, TestResult, first_line, score_cells
+from autograder.guard import strip_guard_outputs
+from autograder.merge import grade_id, is_test_cell
+from autograder.sandbox import SandboxPolicy, bwrap_path, slot_uid, worker_command
+
+__all__ = [
+    "Outcome",
+    "SandboxMode",
+    "build_job",
+    "collect_extra_files",
+    "failed_result",
+    "finish_job",
+    "run_job",
+    "run_job_json",
+]
+
+logger = logging.getLogger(__name__)
+
+SandboxMode = Literal["auto", "on", "off"]
+Outcome = Literal[
+    "completed", "cell-timeout", "budget-exhausted", "kernel-died", "grader-killed", "malformed-result",
+    "invalid-notebook", "unsupported-nbformat", "missing-notebook", "tampering", "sandbox-unavailable",
+]
+
+JOB_VERSION = 1
+MAX_FILES = 200
+MAX_FILE_BYTES = 20 * 1024**2
+MAX_RESULT_BYTES = 64 * 1024**2
+_OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
+_STATUSES = {"ok", "error", "timeout", "died"}
+_SHADOW_ALWAYS = {"sitecustomize", "usercustomize", "ds2mle", "autograder", "fraudguard", "IPython", "ipykernel"}
+_top_level_cache: set[str] = set()
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _top_level_modules() -> set[str]:
+    if not _top_level_cache:
+        import pkgutil
+
+        _top_level_cache.update(m.name for m in pkgutil.iter_modules())
+        _top_level_cache.update(sys.stdlib_module_names)
+        _top_level_cache.update(sys.builtin_module_names)
+        _top_level_cache.update(_SHADOW_ALWAYS)
+    return _top_level_cache
+
+
+def collect_extra_files(folder: Path | None) -> tuple[dict[str, bytes], list[str]]:
+    """The files of a submission folder that go into the sandbox with it.
+
+    Notebooks, symbolic links, checkpoints, ``.pth`` files and Python files
+    or packages that would shadow an installed module (``pandas.py``,
+    ``numpy/``) stay out; so does anything past 200 files or 20 MB.
+
+    Parameters
+    ----------
+    folder : Path or None
+        The submission folder.
+
+    Returns
+    -------
+    files : dict of str to bytes
+        Relative POSIX path to content.
+    notes : list of str
+        One line per file left out.
+    """
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    if folder is None or not folder.is_dir():
+        return files, notes
+    total = 0
+    shadowing = _top_level_modules()
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        base = Path(root)
+        for name in sorted(dirs):
+            path = base / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                notes.append(f"the symbolic link {rel} was not copied")
+                dirs.remove(name)
+            elif name in (".ipynb_checkpoints", "__pycache__", ".git"):
+                dirs.remove(name)
+            elif base == folder and name in shadowing:
+                notes.append(f"the folder {rel}/ was not copied: it would hide the installed module {name!r}")
+                dirs.remove(name)
+        for name in sorted(names):
+            path = base / name
+            rel = path.relative_to(folder).as_posix()
+            stem, suffix = os.path.splitext(name)
+            if path.is_symlink():
+                notes.append(f"the symbolic link {rel} was not copied")
+            elif suffix == ".ipynb" or name == "timestamp.txt":
+                continue
+            elif suffix == ".pth" or (base == folder and suffix in (".py", ".pyc", ".so") and stem in shadowing):
+                notes.append(f"{rel} was not copied: it would change which code the tests import")
+            elif not path.is_file():
+                notes.append(f"{rel} is not a regular file and was not copied")
+            elif len(files) >= MAX_FILES or total + path.stat().st_size > MAX_FILE_BYTES:
+                notes.append(f"{rel} was not copied: a submission may bring at most {MAX_FILES} files and 20 MB")
+            else:
+                data = path.read_bytes()
+                total += len(data)
+                files[rel] = data
+    return files, notes
+
+
+def build_job(
+    *,
+    merged: NotebookNode,
+    name: str,
+    student: str,
+    files: Path | dict[str, bytes] | None,
+    reference: dict[str, str] | None,
+    policy: SandboxPolicy,
+    sandbox: SandboxMode,
+) -> dict[str, Any]:
+    """A JSON-ready job for :func:`run_job`.
+
+    Parameters
+    ----------
+    merged : NotebookNode
+        The notebook to run (see :func:`autograder.merge.merge_submission`).
+    name : str
+        The notebook's file name.
+    student : str
+        Whose submission it is (for logs).
+    files : Path or dict or None
+        The submission folder, or its extra files already collected.
+    reference : dict of str to str, or None
+        Reference package files (``"fraudguard/splits.py"`` to text), or
+        ``None`` to let the kernel import what the environment has.
+    policy : SandboxPolicy
+    sandbox : {"auto", "on", "off"}
+        ``"on"`` fails the job where bubblewrap is missing; ``"auto"`` falls back.
+
+    Returns
+    -------
+    dict
+    """
+    if isinstance(files, Path) or files is None:
+        files, _ = collect_extra_files(files)
+    return {
+        "version": JOB_VERSION,
+        "student": student,
+        "notebook": name,
+        "merged": json.loads(json.dumps(merged)),
+        "files": {rel: base64.b64encode(data).decode("ascii") for rel, data in files.items()},
+        "reference": reference,
+        "policy": policy.to_json(),
+        "sandbox": sandbox,
+    }
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_job_json(job_text: str) -> str:
+    """:func:`run_job` for remote executors: JSON text in, JSON text out."""
+    return json.dumps(run_job(json.loads(job_text)))
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Stage one job, run the worker on it and return its raw output.
+
+    Returns
+    -------
+    dict
+        ``stdout`` (the worker's lines, not yet trusted), ``stderr`` (its
+        last 4 KB), ``returncode``, ``timed_out``, ``sandboxed``, ``seconds``
+        and ``error`` (set when the job could not start at all).
+    """
+    started = time.monotonic()
+    policy = SandboxPolicy.from_json(job["policy"])
+    mode: SandboxMode = job.get("sandbox", "auto")
+    bwrap = bwrap_path() if mode != "off" else None
+    outcome: dict[str, Any] = {
+        "stdout": "", "stderr": "", "returncode": None, "timed_out": False,
+        "sandboxed": bwrap is not None, "seconds": 0.0, "error": "",
+    }
+    if mode == "on" and bwrap is None:
+        outcome["error"] = "the sandbox is required but bubblewrap (bwrap) is not installed on this machine"
+        return outcome
+    scratch = Path(tempfile.mkdtemp(prefix="ds2mle-grade-"))
+    try:
+        with slot_uid() as uid:
+            work = scratch / "work"
+            work.mkdir()
+            for rel, data in job["files"].items():
+                target = (work / rel).resolve()
+                if work.resolve() not in target.parents:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(base64.b64decode(data))
+            reference_dir: Path | None = None
+            if job.get("reference") is not None:
+                reference_dir = scratch / "reference"
+                for rel, text in job["reference"].items():
+                    target = (reference_dir / rel).resolve()
+                    if reference_dir.resolve() not in target.parents:
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text, encoding="utf-8")
+            os.chmod(scratch, 0o755)
+            if bwrap is not None and os.geteuid() == 0:
+                for root, dirs, names in os.walk(work):
+                    for entry in [root, *(os.path.join(root, n) for n in dirs + names)]:
+                        os.chown(entry, uid, uid)
+                for root, dirs, names in os.walk(reference_dir or scratch / "none"):
+                    os.chmod(root, 0o755)
+                    for n in names:
+                        os.chmod(os.path.join(root, n), 0o644)
+            command, env, cwd = worker_command(
+                bwrap=bwrap, work=work, reference=reference_dir, policy=policy, uid=uid
+            )
+            payload = json.dumps({
+                "notebook": job["merged"],
+                "cell_timeout": policy.cell_timeout,
+                "budget": policy.budget,
+                "output_bytes": policy.output_bytes,
+                "limits": policy.rlimits(),
+            }).encode("utf-8")
+            outcome.update(_communicate(command, env=env, cwd=cwd, payload=payload,
+                                        timeout=policy.budget + policy.startup_grace, sandboxed=bwrap is not None))
+    except OSError as exc:
+        outcome["error"] = f"the grader could not start the worker: {exc}"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    outcome["seconds"] = round(time.monotonic() - started, 3)
+    return outcome
+
+
+def _communicate(
+    command: list[str], *, env: dict[str, str] | None, cwd: str, payload: bytes, timeout: float, sandboxed: bool
+) -> dict[str, Any]:
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env, cwd=cwd, start_new_session=True,
+    )
+    timed_out = False
+    try:
+        stdout, stderr = proc.communicate(payload, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc.pid)
+        stdout, stderr = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc.pid)
+            proc.wait()
+    kernel = _kernel_pid(stdout)
+    if kernel and not sandboxed:
+        _kill_group(kernel)  # unsandboxed, the kernel has a session of its own; in the sandbox it died with it
+    return {
+        "stdout": stdout[:MAX_RESULT_BYTES + 1].decode("utf-8", "replace"),
+        "stderr": stderr[-4096:].decode("utf-8", "replace"),
+        "returncode": proc.returncode,
+        "timed_out": timed_out,
+    }
+
+
+def _kernel_pid(stdout: bytes) -> int:
+    for line in stdout.splitlines()[:5]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "kernel" and isinstance(event.get("pid"), int):
+            return int(event["pid"])
+    return 0
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (OSError, ProcessLookupError):
+        pass
+
+
+# --------------------------------------------------------------------------- validating and scoring
+
+
+class MalformedResult(ValueError):
+    """The worker's output does not follow the schema."""
+
+
+def _text(value: Any, field: str, limit: int = 10 * 1024**2) -> str:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = "".join(value)
+    if not isinstance(value, str):
+        raise MalformedResult(f"{field} is not text")
+    return value[:limit]
+
+
+def _output(raw: Any) -> NotebookNode:
+    if not isinstance(raw, dict) or raw.get("output_type") not in _OUTPUT_TYPES:
+        raise MalformedResult("an output has no known output_type")
+    kind = raw["output_type"]
+    if kind == "stream":
+        stream = raw.get("name")
+        if stream not in ("stdout", "stderr"):
+            raise MalformedResult("a stream output has no valid name")
+        out: NotebookNode = new_output("stream", name=stream, text=_text(raw.get("text", ""), "stream text"))
+        return out
+    if kind == "error":
+        traceback = raw.get("traceback", [])
+        if not isinstance(traceback, list):
+            raise MalformedResult("an error's traceback is not a list")
+        err: NotebookNode = new_output(
+            "error", ename=_text(raw.get("ename", ""), "ename", 1000), evalue=_text(raw.get("evalue", ""), "evalue", 100_000),
+            traceback=[_text(t, "traceback", 100_000) for t in traceback[:200]],
+        )
+        return err
+    data = raw.get("data", {})
+    metadata = raw.get("metadata", {})
+    if not isinstance(data, dict) or not isinstance(metadata, dict) or not all(isinstance(k, str) for k in data):
+        raise MalformedResult("a display output's data is not a mapping")
+    clean = {k: v if isinstance(v, (dict, list)) and k.endswith("json") else _text(v, f"data[{k}]") for k, v in data.items()}
+    if kind == "display_data":
+        shown: NotebookNode = new_output("display_data", data=clean, metadata=json.loads(json.dumps(metadata)))
+        return shown
+    count = raw.get("execution_count")
+    if count is not None and not isinstance(count, int):
+        raise MalformedResult("an execute_result has a bad execution_count")
+    result: NotebookNode = new_output(
+        "execute_result", data=clean, metadata=json.loads(json.dumps(metadata)), execution_count=count
+    )
+    return result
+
+
+def parse_records(stdout: str, *, n_cells: int, code_cells: set[int]) -> tuple[dict[int, CellRecord], str | None, str]:
+    """Validate the worker's lines.
+
+    Returns
+    -------
+    records : dict of int to CellRecord
+    done_error : str or None
+        The ``done`` line's error, or ``None`` when there was no ``done`` line.
+    guard_error : str
+        Why the guard's own cells failed, if they did.
+
+    Raises
+    ------
+    MalformedResult
+        On any line that breaks the schema.
+    """
+    if len(stdout) > MAX_RESULT_BYTES:
+        raise MalformedResult("the result is larger than 64 MB")
+    records: dict[int, CellRecord] = {}
+    done: str | None = None
+    guard_error = ""
+    for number, line in enumerate(stdout.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if done is not None:
+            raise MalformedResult(f"line {number} comes after the final record")
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise MalformedResult(f"line {number} is not JSON") from None
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            raise MalformedResult(f"line {number} is not a record")
+        kind = event["event"]
+        if kind in ("start", "kernel"):
+            continue
+        if kind == "guard":
+            guard_error = first_line(_text(event.get("error", ""), "guard error"))
+        elif kind == "done":
+            done = first_line(_text(event.get("error", ""), "done error", 2000))
+        elif kind == "cell":
+            index = event.get("index")
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_cells or index not in code_cells:
+                raise MalformedResult(f"line {number} names no code cell of the notebook")
+            if index in records:
+                raise MalformedResult(f"line {number} reports cell {index} twice")
+            status = event.get("status")
+            if status not in _STATUSES:
+                raise MalformedResult(f"line {number} has an unknown status")
+            outputs = event.get("outputs", [])
+            if not isinstance(outputs, list):
+                raise MalformedResult(f"line {number} has outputs that are not a list")
+            count = event.get("execution_count")
+            if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+                raise MalformedResult(f"line {number} has a bad execution_count")
+            records[index] = CellRecord(
+                index=index, status=status, outputs=[dict(_output(o)) for o in outputs[:1000]],
+                execution_count=count, error=first_line(_text(event.get("error", ""), "error", 2000)),
+            )
+        else:
+            raise MalformedResult(f"line {number} has an unknown event {kind[:40]!r}")
+    return records, done, guard_error
+
+
+def failed_result(*, merged: NotebookNode | None, name: str, reason: str, outcome: Outcome,
+                  notes: tuple[str, ...] = ()) -> NotebookResult:
+    """Every grade cell at zero with ``reason`` (a submission that could not run)."""
+    tests = [] if merged is None else [
+        TestResult(t.grade_id, "manual" if t.status == "manual" else "failed", 0.0, t.max_points,
+                   t.reason if t.status == "manual" else reason)
+        for t in score_cells(merged, {}, error=reason)
+    ]
+    return NotebookResult(notebook=name, tests=tuple(tests), error=reason, notes=notes, outcome=outcome)
+
+
+def finish_job(
+    *,
+    merged: NotebookNode,
+    name: str,
+    outcome: dict[str, Any],
+    policy: SandboxPolicy,
+    notes: tuple[str, ...] = (),
+) -> tuple[NotebookResult, NotebookNode]:
+    """Validate a job's raw output and score the notebook (trusted side).
+
+    Parameters
+    ----------
+    merged : NotebookNode
+        The coordinator's own copy of the notebook that was run.
+    name : str
+        The notebook's file name.
+    outcome : dict
+        What :func:`run_job` returned.
+    policy : SandboxPolicy
+        The limits the job ran under (for reasons).
+    notes : tuple of str
+        Notes gathered before the run (extra files left out, kernel name, ...).
+
+    Returns
+    -------
+    result : NotebookResult
+    executed : NotebookNode
+        ``merged`` with the validated outputs (guard outputs removed).
+    """
+    import copy
+
+    executed = copy.deepcopy(merged)
+    if outcome.get("error"):
+        kind: Outcome = "sandbox-unavailable"
+        return failed_result(merged=merged, name=name, reason=str(outcome["error"]), outcome=kind, notes=notes), executed
+    code_cells = {i for i, c in enumerate(merged.cells) if c.cell_type == "code"}
+    try:
+        records, done, guard_error = parse_records(
+            str(outcome.get("stdout", "")), n_cells=len(merged.cells), code_cells=code_cells
+        )
+    except MalformedResult as exc:
+        reason = f"the grader's result for this notebook was malformed ({exc}); nothing from it was used"
+        return failed_result(merged=merged, name=name, reason=reason, outcome="malformed-result", notes=notes), executed
+
+    status: Outcome = "completed"
+    if done is not None:
+        error = done
+        if error.startswith("the notebook used up its time budget"):
+            status = "budget-exhausted"
+        elif error.startswith("the kernel died"):
+            status = "kernel-died"
+        elif error:
+            status = "kernel-died"
+    elif outcome.get("timed_out"):
+        error = (f"the notebook was stopped after {policy.budget + policy.startup_grace:g} s "
+                 f"(its time budget is {policy.budget:g} s)")
+        status = "budget-exhausted"
+    else:
+        code = outcome.get("returncode")
+        tail = first_line(str(outcome.get("stderr", "")).strip().splitlines()[-1] if str(outcome.get("stderr", "")).strip() else "")
+        error = ("the grading process was killed before the notebook finished "
+                 f"(exit status {code}; did the notebook kill its parent process?)")
+        if tail and "Traceback" not in tail:
+            error += f": {tail}"
+        status = "grader-killed"
+    if guard_error and not error:
+        error = f"the grader's tamper guard could not run: {guard_error}"
+
+    for index, record in records.items():
+        cell = executed.cells[index]
+        cell.outputs = [NotebookNode(o) for o in strip_guard_outputs(record.outputs)]
+        cell.execution_count = record.execution_count
+    tests = score_cells(merged, records, error=error)
+    extra = list(notes)
+    timeouts = [r for r in records.values() if r.status == "timeout"]
+    if timeouts:
+        extra.append(f"{len(timeouts)} cell(s) ran longer than {policy.cell_timeout:g} s and were interrupted")
+        if status == "completed":
+            status = "cell-timeout"
+    if any("[output cut by the grader" in str(o.get("text", "")) for r in records.values() for o in r.outputs):
+        extra.append(f"output longer than {policy.output_bytes} bytes per cell was cut")
+    if status == "completed" and any(t.reason.startswith("tampering detected") for t in tests):
+        status = "tampering"
+    if not outcome.get("sandboxed"):
+        extra.append("graded without the sandbox")
+    result = NotebookResult(notebook=name, tests=tuple(tests), error=error, notes=tuple(extra), outcome=status)
+    return result, executed
+
+
+def test_cell_indices(merged: NotebookNode) -> dict[str, int]:
+    """Grade id to index of each test cell (for reports)."""
+    return {gid: i for i, c in enumerate(merged.cells) if is_test_cell(c) and (gid := grade_id(c))}
