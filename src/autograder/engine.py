@@ -219,6 +219,10 @@ class _BudgetExhausted(Exception):
     """The notebook's whole time budget ran out before this cell could start."""
 
 
+class _MemoryExhausted(Exception):
+    """A cell hit the memory limit; the kernel may be left without room to run the rest."""
+
+
 def run_notebook(
     nb: NotebookNode,
     *,
@@ -291,6 +295,11 @@ def run_notebook(
                     status, reason = "timeout", str(content.get("evalue", "the cell timed out"))
                     if kill_strays:
                         _kill_strays(keep={os.getpid(), _kernel_pid(self)})
+                elif content.get("ename") == "MemoryError":
+                    # Whatever still holds the memory would starve the next cells at random;
+                    # stop here so the outcome does not depend on where they fail.
+                    _emit_cell(cell_index, done, "error", "MemoryError: the cell hit the memory limit")
+                    raise _MemoryExhausted()
                 else:
                     status = "error"
                     ename, evalue = first_line(str(content.get("ename", "Error"))), first_line(str(content.get("evalue", "")))
@@ -359,6 +368,8 @@ def run_notebook(
         client.execute(cwd=str(cwd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except _BudgetExhausted:
         return f"the notebook used up its time budget ({budget:g} s); later cells did not run"
+    except _MemoryExhausted:
+        return "the notebook ran out of memory (a MemoryError at the grader's limit); later cells did not run"
     except DeadKernelError:
         return "the kernel died (os._exit, a crash, or a resource limit such as memory or CPU time)"
     except Exception as exc:  # a kernel that never starts, a broken client, ...

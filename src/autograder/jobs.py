@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 SandboxMode = Literal["auto", "on", "off"]
 Outcome = Literal[
-    "completed", "cell-timeout", "budget-exhausted", "kernel-died", "grader-killed", "malformed-result",
+    "completed", "cell-timeout", "budget-exhausted", "out-of-memory", "kernel-died", "grader-killed", "malformed-result",
     "invalid-notebook", "unsupported-nbformat", "missing-notebook", "tampering", "sandbox-unavailable",
 ]
 
@@ -485,6 +485,8 @@ def finish_job(
         error = done
         if error.startswith("the notebook used up its time budget"):
             status = "budget-exhausted"
+        elif error.startswith("the notebook ran out of memory"):
+            status = "out-of-memory"
         elif error.startswith("the kernel died"):
             status = "kernel-died"
         elif error:

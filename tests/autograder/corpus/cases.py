@@ -74,7 +74,7 @@ class Case:
 
     name: str
     build: Callable[[Context], Built]
-    score: float
+    score: float | tuple[float, ...]  # a tuple: any of these (only where a race is inherent)
     outcome: str  # regex, matched in full
     reason: str  # regex searched in the submission's one-line reason
     check: str = ""  # name of an extra check in test_corpus.py
@@ -511,9 +511,12 @@ CASES: list[Case] = [
     Case("h14-infinite-loop", _infinite_loop, 0, "cell-timeout", r"NameError"),
     Case("h15-long-sleep", _long_sleep, FULL, "cell-timeout", r"all autograded"),
     Case("h16-uninterruptible-loop", _uninterruptible, 0, "budget-exhausted", r"time budget|CellTimeoutError|ran longer"),
-    Case("h17-fork-bomb", _fork_bomb, FULL, "completed|cell-timeout", r"all autograded"),
-    Case("h18-memory-bomb", _memory_bomb, 0, "kernel-died", r"kernel died"),
-    Case("h19-memory-bomb-in-answer", _memory_bomb_answer, 0, "completed", r"NameError"),
+    # A forked copy of the kernel shares its ZMQ sockets, so whether the bomber's own kernel survives is a
+    # race: either full marks or a dead kernel. What must hold is that the batch finishes and nobody
+    # else's score or the gradebook changes, which the other three assertions check exactly.
+    Case("h17-fork-bomb", _fork_bomb, (FULL, 0), "completed|cell-timeout|kernel-died", r"all autograded|kernel died"),
+    Case("h18-memory-bomb", _memory_bomb, 0, "out-of-memory", r"ran out of memory"),
+    Case("h19-memory-bomb-in-answer", _memory_bomb_answer, 0, "out-of-memory", r"ran out of memory"),
     Case("h20-output-flood", _output_flood, FULL, "completed", r"all autograded", check="output_was_cut"),
     Case("h21-huge-file", _huge_file, FULL, "completed", r"all autograded"),
     Case("h22-network", _network, 0, "completed", r"NameError"),
