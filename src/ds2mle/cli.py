@@ -144,9 +144,13 @@ def _cmd_start(args: argparse.Namespace) -> int:
         command.append(f"--ServerApp.port={args.port}")
     if args.no_browser:
         command.append("--no-browser")
+    command.append(f"--LabApp.default_url=/lab/tree/{first.as_posix()}")  # the URL it prints opens the start page
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI run as root
         command.append("--allow-root")
     command.append(first.as_posix())
+    # Tools that Jupyter's extensions run as commands (nbgrader's formgrader runs `alembic`) live beside
+    # this Python: put them first on PATH, so `.venv/bin/ds2mle start` works without activating the venv.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     logger.info("Opening %s in JupyterLab (stop it with Ctrl-C)", first)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,6 +1,6 @@
 """What a learner has done so far, per module: ``ds2mle status``.
 
-- **lessons run**: lesson notebooks saved with executed cells;
+- **lessons run**: lesson notebooks saved with every code cell executed;
 - **package files**: files the module owns that exist in ``src/fraudguard``;
 - **self-grade**: the last ``ds2mle grade --self`` score, kept in
   ``.ds2mle/progress.json`` at the course root (git-ignored, the learner's own).
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ds2mle.errors import NotebookError
 from ds2mle.manifest import Course
 from ds2mle.notebooks import read_notebook
 
@@ -67,7 +68,9 @@ def _load(course: Course) -> dict[str, Any]:
 def record_self_grade(course: Course, *, module_slug: str, score: float, max_score: float) -> None:
     """Remember a self-grade result (atomic write)."""
     data = _load(course)
-    grades = data.setdefault("self_grades", {})
+    grades = data.get("self_grades")
+    if not isinstance(grades, dict):
+        grades = data["self_grades"] = {}
     grades[module_slug] = {"score": score, "max_score": max_score, "at": datetime.now(UTC).isoformat()}
     path = _store(course)
     path.parent.mkdir(exist_ok=True)
@@ -77,16 +80,35 @@ def record_self_grade(course: Course, *, module_slug: str, score: float, max_sco
 
 
 def _has_run(path: Path) -> bool:
+    """Has every code cell of the lesson been run and the notebook saved?
+
+    JupyterLab and papermill both record an execution count on every code
+    cell they run (JupyterLab skips empty cells), so a lesson counts as run
+    only when "Run All" got to its end, not when one cell was tried.
+    """
     try:
         nb = read_notebook(path)
-    except Exception:  # an unreadable lesson simply does not count as run
+    except (NotebookError, OSError):  # a missing or unreadable lesson simply does not count as run
         return False
-    return any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells)
+    cells = [c for c in nb.cells if c.cell_type == "code" and str(c.get("source", "")).strip()]
+    return bool(cells) and all(c.get("execution_count") is not None for c in cells)
+
+
+def _score(grade: object) -> float | None:
+    """The stored score of one self-grade entry, or None when it is missing or malformed."""
+    if not isinstance(grade, dict):
+        return None
+    try:
+        return float(grade["score"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def module_progress(course: Course) -> list[ModuleProgress]:
     """Progress for every module, in course order."""
     grades = _load(course).get("self_grades", {})
+    if not isinstance(grades, dict):
+        grades = {}
     rows = []
     for module in course.modules:
         owned = [t for nb in module.notebooks for t in nb.exports]
@@ -99,7 +121,7 @@ def module_progress(course: Course) -> list[ModuleProgress]:
                 lessons=len(module.lessons),
                 files_exported=sum((course.package_dir / t).is_file() for t in owned),
                 files=len(owned),
-                score=float(grade["score"]) if isinstance(grade, dict) else None,
+                score=_score(grade),
                 max_score=module.points,
             )
         )

@@ -8,6 +8,10 @@ import tomllib
 from _helpers import REPO
 
 
+# conda-forge names that differ from PyPI's (conda-forge's "playwright" is the Node.js CLI).
+CONDA_TO_PYPI = {"playwright-python": "playwright"}
+
+
 def _normalise(spec: str) -> tuple[str, str]:
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", spec)
     assert match, spec
@@ -24,7 +28,7 @@ def _conda_dependencies() -> dict[str, str]:
             continue
         if in_deps and re.match(r"^  - [^:]+$", line) and not line.strip().startswith("- -e"):
             name, spec = _normalise(line.strip()[2:].split("#")[0])
-            deps[name] = spec
+            deps[CONDA_TO_PYPI.get(name, name)] = spec
     return deps
 
 
