@@ -74,7 +74,7 @@ class Case:
 
     name: str
     build: Callable[[Context], Built]
-    score: float | tuple[float, ...]  # a tuple: any of these (only where a race is inherent)
+    score: float | None  # None: any score from 0 to full marks (only where a race is inherent)
     outcome: str  # regex, matched in full
     reason: str  # regex searched in the submission's one-line reason
     check: str = ""  # name of an extra check in test_corpus.py
@@ -176,10 +176,15 @@ def _solutions_via_environment(ctx: Context) -> Built:
 
 def _hidden_tests_from_grader(ctx: Context) -> Built:
     probe = '''
-    import os, glob
+    import os, glob, sys
     found = []
+    # The Python environment is visible read-only by design, and nbgrader's own source contains the
+    # markers; it may live under /tmp (a venv there), so it is left out of the search.
+    environment = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix})
     for path in glob.glob("/proc/*/fd/*") + glob.glob("/proc/*/cmdline") + glob.glob("/proc/*/environ") \\
             + glob.glob("/tmp/**", recursive=True) + glob.glob("/submission/**", recursive=True):
+        if os.path.realpath(path).startswith(environment):
+            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
             try:
@@ -511,10 +516,10 @@ CASES: list[Case] = [
     Case("h14-infinite-loop", _infinite_loop, 0, "cell-timeout", r"NameError"),
     Case("h15-long-sleep", _long_sleep, FULL, "cell-timeout", r"all autograded"),
     Case("h16-uninterruptible-loop", _uninterruptible, 0, "budget-exhausted", r"time budget|CellTimeoutError|ran longer"),
-    # A forked copy of the kernel shares its ZMQ sockets, so whether the bomber's own kernel survives is a
-    # race: either full marks or a dead kernel. What must hold is that the batch finishes and nobody
+    # A forked copy of the kernel shares its ZMQ sockets and the children eat the process limit, so the
+    # bomber's own score is a race (full marks, a dead kernel, or tests that cannot start a thread). What must hold is that the batch finishes and nobody
     # else's score or the gradebook changes, which the other three assertions check exactly.
-    Case("h17-fork-bomb", _fork_bomb, (FULL, 0), "completed|cell-timeout|kernel-died", r"all autograded|kernel died"),
+    Case("h17-fork-bomb", _fork_bomb, None, "completed|cell-timeout|kernel-died", r"."),
     Case("h18-memory-bomb", _memory_bomb, 0, "out-of-memory", r"ran out of memory"),
     Case("h19-memory-bomb-in-answer", _memory_bomb_answer, 0, "out-of-memory", r"ran out of memory"),
     Case("h20-output-flood", _output_flood, FULL, "completed", r"all autograded", check="output_was_cut"),
