@@ -44,7 +44,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_notebook
 
 from autograder.collect import DEFAULT_ZIP_PATTERN, Submission, collect_zip, discover_submissions
-from autograder.engine import NotebookResult
+from autograder.engine import NotebookResult, NotebookTotals
 from autograder.feedback import redact, render_html, write_text
 from autograder.gradebook import NotebookGrades, db_url, record_submission, register_assignment
 from autograder.jobs import (
@@ -108,27 +108,12 @@ class GradingOptions:
 
 
 @dataclass(frozen=True)
-class SubmissionReport:
+class SubmissionReport(NotebookTotals):
     """One student's graded submission."""
 
     student: str
     notebooks: tuple[NotebookResult, ...]
     seconds: float = 0.0
-
-    @property
-    def score(self) -> float:
-        """Autograded points earned."""
-        return sum(r.score for r in self.notebooks)
-
-    @property
-    def max_score(self) -> float:
-        """All points, written answers included."""
-        return sum(r.max_score for r in self.notebooks)
-
-    @property
-    def manual_points(self) -> float:
-        """Points a person grades."""
-        return sum(r.manual_points for r in self.notebooks)
 
     @property
     def outcome(self) -> str:

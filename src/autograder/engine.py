@@ -147,6 +147,27 @@ class CellRecord:
 # --------------------------------------------------------------------------- scoring (trusted side)
 
 
+class NotebookTotals:
+    """Totals over ``self.notebooks``: shared by the instructor's and the learner's reports."""
+
+    notebooks: tuple[NotebookResult, ...]
+
+    @property
+    def score(self) -> float:
+        """Autograded points earned."""
+        return sum(r.score for r in self.notebooks)
+
+    @property
+    def max_score(self) -> float:
+        """All points, written answers included."""
+        return sum(r.max_score for r in self.notebooks)
+
+    @property
+    def manual_points(self) -> float:
+        """Points that a person grades (written answers)."""
+        return sum(r.manual_points for r in self.notebooks)
+
+
 def score_cells(merged: NotebookNode, records: dict[int, CellRecord], *, error: str) -> list[TestResult]:
     """Score every grade cell of ``merged`` from the records of the cells that ran.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from autograder.coordinator import load_submission, reference_files
-from autograder.engine import NotebookResult
+from autograder.engine import NotebookResult, NotebookTotals
 from autograder.jobs import SandboxMode, build_job, failed_result, finish_job, run_job
 from autograder.merge import grade_id, is_answer_cell, merge_submission
 from autograder.sandbox import SandboxPolicy, bwrap_path
@@ -34,26 +34,11 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SelfGradeReport:
+class SelfGradeReport(NotebookTotals):
     """Every notebook of one module's assignment, graded."""
 
     module: Module
     notebooks: tuple[NotebookResult, ...]
-
-    @property
-    def score(self) -> float:
-        """Autograded points earned."""
-        return sum(r.score for r in self.notebooks)
-
-    @property
-    def max_score(self) -> float:
-        """All points, written answers included."""
-        return sum(r.max_score for r in self.notebooks)
-
-    @property
-    def manual_points(self) -> float:
-        """Points that a person grades (written answers)."""
-        return sum(r.manual_points for r in self.notebooks)
 
 
 def has_started(submission: NotebookNode, release: NotebookNode) -> bool:
