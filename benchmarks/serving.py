@@ -42,22 +42,12 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from ds2mle.data import COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {"reference": REPO / "solutions", "src": REPO / "src"}
-REQUEST_FIELDS = (
-    "transaction_id",
-    "timestamp",
-    "customer_id",
-    "card_id",
-    "merchant_id",
-    "merchant_category",
-    "merchant_country",
-    "amount_cents",
-    "currency",
-    "channel",
-    "device",
-    "customer_country",
-)
+# What a caller sends: every simulator column except the labels, which arrive later.
+REQUEST_FIELDS = tuple(c for c in COLUMNS if c not in ("is_fraud", "label_available_at"))
 
 
 def main(argv: list[str] | None = None) -> int:
