@@ -61,7 +61,7 @@ def scratch_course(base: Path, name: str) -> Path:
 def submissions(root: Path, n: int) -> dict[str, bytes]:
     """``n`` submissions: half right, a quarter wrong, the rest unanswered, broken JSON or killing the kernel."""
     release = nbformat.read(str(root / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4)
-    source = nbformat.read(str(root / "solutions" / ASSIGNMENT / NOTEBOOK), as_version=4)
+    source = nbformat.read(str(root / "solutions" / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4)
     right = next(c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "split_by_time")
     right = re.sub(r"\s*### (BEGIN|END) SOLUTION", "", right)
 
@@ -152,7 +152,7 @@ def main() -> int:
         right = next(v for i, (k, v) in enumerate(subs.items()) if i % 20 < 10)
         merged = merge_submission(
             submission=nbformat.reads(right.decode(), as_version=4),
-            source=nbformat.read(str(second / "solutions" / ASSIGNMENT / NOTEBOOK), as_version=4),
+            source=nbformat.read(str(second / "solutions" / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4),
             release=nbformat.read(str(second / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4),
         )
         policy = SandboxPolicy(cell_timeout=120, budget=600)

@@ -39,7 +39,7 @@ def mini_course(tmp_path: Path) -> Path:
     """A one-lesson course whose lesson exports fraudguard/features.py."""
     (tmp_path / "course.toml").write_text(textwrap.dedent(MINI_MANIFEST), encoding="utf-8")
     write_nb(
-        tmp_path / "course" / "00-intro" / "00-lesson.ipynb",
+        tmp_path / "solutions" / "course" / "00-intro" / "00-lesson.ipynb",
         "#| export\n\"\"\"Features.\"\"\"\n\ndef double(x: int) -> int:\n    return 2 * x",
         "double(2)",
         "#| export\nTRIPLE = 3",

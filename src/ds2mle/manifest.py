@@ -43,8 +43,9 @@ class NotebookEntry:
     module_slug : str
         Folder name of the module that owns the notebook.
     kind : {"lesson", "assignment"}
-        Lessons live in ``course/``; assignments are nbgrader sources in
-        ``solutions/`` with generated student versions in ``assignments/``.
+        Both are written once, with their solutions, under ``solutions/``
+        (``solutions/course/`` and ``solutions/assignments/``); the learner's
+        copies in ``course/`` and ``assignments/`` are generated from them.
     name : str
         File name, e.g. ``"split-by-time.ipynb"``.
     exports : tuple of str
@@ -73,15 +74,17 @@ class NotebookEntry:
         return f"{self.module_slug}/{self.stem}"
 
     def source_path(self, root: Path) -> Path:
-        """Where the notebook is written: ``course/`` for lessons, ``solutions/`` for assignments."""
-        top = "course" if self.kind == "lesson" else "solutions"
-        return root / top / self.module_slug / self.name
+        """Where the notebook is written, with its solutions: ``solutions/course/`` or ``solutions/assignments/``."""
+        return root / "solutions" / self.top_folder / self.module_slug / self.name
 
     def student_path(self, root: Path) -> Path:
-        """The learner's copy: the lesson itself, or the generated student version."""
-        if self.kind == "lesson":
-            return self.source_path(root)
-        return root / "assignments" / self.module_slug / self.name
+        """The learner's copy, generated from the source: ``course/`` or ``assignments/``."""
+        return root / self.top_folder / self.module_slug / self.name
+
+    @property
+    def top_folder(self) -> str:
+        """``"course"`` for lessons, ``"assignments"`` for graded notebooks (under the root and under ``solutions/``)."""
+        return "course" if self.kind == "lesson" else "assignments"
 
 
 @dataclass(frozen=True)

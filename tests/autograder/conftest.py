@@ -39,7 +39,7 @@ skill_gap = "1. engineering foundations"
 NBGRADER_CONFIG = """
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "tiny"
-c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.source_directory = "solutions/assignments"
 c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
@@ -80,10 +80,10 @@ def tiny_source() -> NotebookNode:
 def tiny_course(tmp_path: Path) -> Path:
     """A one-assignment course at ``tmp_path / "course"``, student version built."""
     root = tmp_path / "course"
-    (root / "solutions" / "00-tiny").mkdir(parents=True)
+    (root / "solutions" / "assignments" / "00-tiny").mkdir(parents=True)
     (root / "course.toml").write_text(textwrap.dedent(TINY_MANIFEST), encoding="utf-8")
     (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
-    nbformat.write(tiny_source(), str(root / "solutions" / "00-tiny" / "double.ipynb"))
+    nbformat.write(tiny_source(), str(root / "solutions" / "assignments" / "00-tiny" / "double.ipynb"))
     ref = root / "solutions" / "fraudguard"
     ref.mkdir()
     (ref / "__init__.py").write_text('"""reference"""\n', encoding="utf-8")

@@ -125,7 +125,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
         ".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".ds2mle", "gradebook.db", "*.egg-info",
         "tests", "benchmarks", ".pytest_cache", ".mypy_cache", "submitted", "autograded", "feedback", "exports",
     ))
-    solution = nbformat.read(str(root / "solutions" / ASSIGNMENT / NOTEBOOK), as_version=4)
+    solution = nbformat.read(str(root / "solutions" / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4)
     right = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "split_by_time")
     right = re.sub(r"\s*### (BEGIN|END) SOLUTION", "", right)
     port, close = _serve(right)
@@ -243,7 +243,7 @@ def _probe_found_nothing(batch: Batch, student: str) -> None:
 
 
 def _feedback_has_no_hidden_tests(batch: Batch, student: str) -> None:
-    source = nbformat.read(str(batch.root / "solutions" / ASSIGNMENT / NOTEBOOK), as_version=4)
+    source = nbformat.read(str(batch.root / "solutions" / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4)
     hidden = hidden_lines(source)
     assert hidden, "the source has hidden tests to look for"
     for path in [batch.root / "feedback" / student / ASSIGNMENT / "split-by-time.html",

@@ -76,7 +76,7 @@ def answer(root: Path, code: str) -> None:
 
 def test_reference_solution_scores_full_marks(repo_copy: Callable[[], Path]) -> None:
     root = repo_copy()
-    solution = read_notebook(root / "solutions/00-start-here/split-by-time.ipynb")
+    solution = read_notebook(root / "solutions/assignments/00-start-here/split-by-time.ipynb")
     code = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "split_by_time")
     answer(root, re.sub(r"\s*### (BEGIN|END) SOLUTION", "", code))
     report = self_grade(load_course(root), "00")

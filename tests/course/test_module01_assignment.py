@@ -295,7 +295,7 @@ def load_artifact(directory, *, trusted=None):
 
 
 def reference_answers(root: Path) -> dict[str, str]:
-    source = read_notebook(root / "solutions" / NOTEBOOK)
+    source = read_notebook(root / "solutions" / "assignments" / NOTEBOOK)
     answers = {}
     for cell in source.cells:
         meta = cell.metadata.get("nbgrader", {})

@@ -21,7 +21,7 @@ def test_committed_course_is_in_sync() -> None:
 
 def test_check_reports_a_stale_student_version(repo_copy: Callable[[], Path]) -> None:
     root = repo_copy()
-    source = root / "solutions/00-start-here/split-by-time.ipynb"
+    source = root / "solutions/assignments/00-start-here/split-by-time.ipynb"
     nb = json.loads(source.read_text(encoding="utf-8"))
     nb["cells"][0]["source"] = "# A changed introduction\n"
     source.write_text(json.dumps(nb), encoding="utf-8")

@@ -70,7 +70,7 @@ def test_a_package_file_with_two_owners_is_refused(mini_course: Path) -> None:
     """Does the manifest enforce one owning notebook per fraudguard file?"""
     from _helpers import write_nb
 
-    write_nb(mini_course / "course" / "01-next" / "00-other.ipynb", "1")
+    write_nb(mini_course / "solutions" / "course" / "01-next" / "00-other.ipynb", "1")
     text = (mini_course / "course.toml").read_text(encoding="utf-8")
     text += '\n  [[modules.lessons]]\n  notebook = "00-other.ipynb"\n  exports = ["features.py"]\n'
     (mini_course / "course.toml").write_text(text, encoding="utf-8")

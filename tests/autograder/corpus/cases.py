@@ -146,30 +146,30 @@ def _unanswered(ctx: Context) -> Built:
 
 
 def _solutions_by_path(ctx: Context) -> Built:
-    target = ctx.root / "solutions" / "00-start-here" / "split-by-time.ipynb"
-    return Built(answer(ctx, steal(repr([str(target), "../../../../solutions/00-start-here/split-by-time.ipynb"]))))
+    target = ctx.root / "solutions" / "assignments" / "00-start-here" / "split-by-time.ipynb"
+    return Built(answer(ctx, steal(repr([str(target), "../../../../solutions/assignments/00-start-here/split-by-time.ipynb"]))))
 
 
 def _solutions_by_symlink(ctx: Context) -> Built:
-    target = str(ctx.root / "solutions" / "00-start-here" / "split-by-time.ipynb")
+    target = str(ctx.root / "solutions" / "assignments" / "00-start-here" / "split-by-time.ipynb")
     return Built(answer(ctx, steal("['notes.ipynb', 'data/solution.ipynb']")),
-                 symlinks={"notes.ipynb": target, "data": str(ctx.root / "solutions" / "00-start-here")})
+                 symlinks={"notes.ipynb": target, "data": str(ctx.root / "solutions" / "assignments" / "00-start-here")})
 
 
 def _notebook_is_symlink(ctx: Context) -> Built:
-    return Built(None, notebook_symlink=str(ctx.root / "solutions" / "00-start-here" / "split-by-time.ipynb"))
+    return Built(None, notebook_symlink=str(ctx.root / "solutions" / "assignments" / "00-start-here" / "split-by-time.ipynb"))
 
 
 def _solutions_via_environment(ctx: Context) -> Built:
     code = steal(
-        "[str(pathlib.Path(v) / 'solutions/00-start-here/split-by-time.ipynb') for v in __import__('os').environ.values()]"
-        " + [str(q / 'solutions/00-start-here/split-by-time.ipynb') for q in pathlib.Path.cwd().resolve().parents]"
-        " + [str(pathlib.Path(p).resolve().parents[i] / 'solutions/00-start-here/split-by-time.ipynb')"
+        "[str(pathlib.Path(v) / 'solutions/assignments/00-start-here/split-by-time.ipynb') for v in __import__('os').environ.values()]"
+        " + [str(q / 'solutions/assignments/00-start-here/split-by-time.ipynb') for q in pathlib.Path.cwd().resolve().parents]"
+        " + [str(pathlib.Path(p).resolve().parents[i] / 'solutions/assignments/00-start-here/split-by-time.ipynb')"
         "    for p in __import__('sys').path if p for i in range(len(pathlib.Path(p).resolve().parents))]"
-        " + [str(pathlib.Path(__import__('ds2mle').__file__).resolve().parents[i] / 'solutions/00-start-here/split-by-time.ipynb')"
+        " + [str(pathlib.Path(__import__('ds2mle').__file__).resolve().parents[i] / 'solutions/assignments/00-start-here/split-by-time.ipynb')"
         "    for i in range(4)]"
-        " + ['/proc/1/cwd/solutions/00-start-here/split-by-time.ipynb', '/proc/1/root" + str(ctx.root)
-        + "/solutions/00-start-here/split-by-time.ipynb']"
+        " + ['/proc/1/cwd/solutions/assignments/00-start-here/split-by-time.ipynb', '/proc/1/root" + str(ctx.root)
+        + "/solutions/assignments/00-start-here/split-by-time.ipynb']"
     )
     return Built(answer(ctx, code))
 
