@@ -34,8 +34,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"error: {message}; see `{self.prog} --help`\n")
 
 
+# The exit status of a command whose reader went away (`ds2mle status | head -4`): 128 + SIGPIPE, as a shell
+# reports for `cat` killed by a closed pipe.
+_EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's last flush at exit
+    except BrokenPipeError:
+        # The reader stopped reading (`| head`): stop quietly. Point stdout at /dev/null so that
+        # Python's own flush at exit has nowhere to fail and prints no "Exception ignored" either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return _EXIT_BROKEN_PIPE
+    return status
+
+
+def _run(argv: list[str] | None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,22 @@ def test_console_script_is_installed_and_reports_errors_in_one_line(tmp_path: Pa
                           env={"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)})
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "no course.toml found" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [("status",), ("data", "faults"), ("data", "drifts")])
+def test_a_closed_pipe_ends_the_command_quietly(argv: tuple[str, ...]) -> None:
+    """Does `ds2mle status | head -4` stop without a BrokenPipeError when the reader has gone?
+
+    The reader's end of a real pipe is closed before the command writes, which is what `head` does
+    once it has its lines; the command must print nothing on stderr and exit 141 (128 + SIGPIPE).
+    """
+    exe = shutil.which("ds2mle") or str(Path(sys.executable).with_name("ds2mle"))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([exe, *argv], cwd=REPO, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              check=False, env={k: v for k, v in os.environ.items() if k != "DS2MLE_ROOT"})
+    finally:
+        os.close(write_end)
+    assert proc.stderr == "", proc.stderr
+    assert proc.returncode == 141
