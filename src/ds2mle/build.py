@@ -1,16 +1,20 @@
 """Build the generated parts of the course, or check that they are up to date.
 
-Two things are generated, never edited by hand:
+Three things are generated, never edited by hand:
 
 1. ``assignments/<slug>/``: the student versions, made by nbgrader's
-   ``GenerateAssignment`` from the sources in ``solutions/<slug>/``.
-2. ``solutions/fraudguard/``: the reference package, the export of every
+   ``GenerateAssignment`` from the sources in ``solutions/assignments/<slug>/``.
+2. ``course/<slug>/``: the learner's copies of the lessons, made from
+   ``solutions/course/<slug>/`` by nbgrader's ``ClearSolutions`` and
+   ``ClearOutput`` (:func:`ds2mle.lessons.learner_copy`).
+3. ``solutions/fraudguard/``: the reference package, the export of every
    lesson and solution notebook plus the hand-written skeleton files of
    ``src/fraudguard`` (those no notebook owns).
 
-:func:`check` renders both into memory or a scratch folder and compares them
+:func:`check` renders them into memory or a scratch folder and compares them
 with what is committed; it also checks that every notebook is clean and that
-the manifest's points match the notebooks' grade cells.
+the manifest's points match the notebooks' grade cells. :func:`learner_share`
+counts the reference package's code lines that learners write in exercises.
 """
 
 from __future__ import annotations
@@ -19,16 +23,23 @@ import json
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from nbformat import NotebookNode
 
 from ds2mle.errors import BuildError
 from ds2mle.export import render_exports
+from ds2mle.lessons import learner_copy
 from ds2mle.manifest import MANIFEST_NAME, Course
-from ds2mle.notebooks import cleanliness_problems, read_notebook
+from ds2mle.notebooks import cleanliness_problems, read_notebook, write_notebook
 
 __all__ = [
+    "ShareRow",
     "build",
     "check",
+    "learner_share",
+    "render_learner_lessons",
     "generate_student_versions",
     "render_module_table",
     "render_reference_package",
@@ -37,6 +48,70 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _NOTEBOOK_DIRS = ("course", "solutions", "assignments")
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    """How much of one module's reference package the learner writes."""
+
+    module: str
+    written: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        """``written / total``, 0 for a module that owns no package file."""
+        return self.written / self.total if self.total else 0.0
+
+
+def render_learner_lessons(course: Course) -> dict[Path, NotebookNode]:
+    """The learner's copy of every lesson, keyed by its path under ``course/``."""
+    return {
+        nb.student_path(course.root): learner_copy(read_notebook(nb.source_path(course.root)))
+        for nb in course.notebooks
+        if nb.kind == "lesson"
+    }
+
+
+def learner_share(course: Course) -> list[ShareRow]:
+    """Code lines of the reference package that sit in exercises, per module.
+
+    A code line is one with code on it: blank lines, comments and docstrings
+    do not count. A line counts as written by the learner when it sits in a
+    solution region of an export cell (a lesson exercise or an assignment
+    answer).
+    """
+    rows = []
+    for module in course.modules:
+        written = total = 0
+        for nb in module.notebooks:
+            for exported in render_exports(course, nb, nb.source_path(course.root)):
+                code = _code_lines(exported.text)
+                total += len(code)
+                written += len(code & exported.written_lines)
+        rows.append(ShareRow(module.slug, written, total))
+    return rows
+
+
+def _code_lines(text: str) -> set[int]:
+    """Line numbers with code on them: not blank, not only a comment, not a docstring."""
+    import ast
+    import io
+    import tokenize
+
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                docstrings |= set(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+            tokenize.ENDMARKER}
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type not in skip:
+            lines |= set(range(token.start[0], token.end[0] + 1))
+    return lines - docstrings
 
 
 def generate_student_versions(course: Course, release_dir: Path) -> list[Path]:
@@ -156,6 +231,10 @@ def build(course: Course) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             written.append(target)
+    for path, nb in render_learner_lessons(course).items():
+        if not path.is_file() or _canonical(path) != _canonical_node(nb):
+            write_notebook(nb, path)
+        written.append(path)
     reference = render_reference_package(course)
     for name, text in reference.items():
         target = course.reference_dir / name
@@ -198,6 +277,12 @@ def check(course: Course) -> list[str]:
                 problems.append(f"assignments/{rel.as_posix()} is missing; run `ds2mle build`")
             elif _canonical(committed) != _canonical(path):
                 problems.append(f"assignments/{rel.as_posix()} is out of date with solutions/; run `ds2mle build`")
+    for path, nb in render_learner_lessons(course).items():
+        lesson = path.relative_to(course.root).as_posix()
+        if not path.is_file():
+            problems.append(f"{lesson} is missing; run `ds2mle build`")
+        elif _canonical(path) != _canonical_node(nb):
+            problems.append(f"{lesson} is out of date with solutions/{lesson}; run `ds2mle build`")
     reference = render_reference_package(course)
     ref_rel = course.reference_dir.relative_to(course.root).as_posix()
     for name, text in reference.items():
@@ -247,6 +332,13 @@ def _check_points(course: Course) -> list[str]:
 
 def _canonical(path: Path) -> str:
     return json.dumps(read_notebook(path), sort_keys=True)
+
+
+def _canonical_node(nb: NotebookNode) -> str:
+    """The same text :func:`_canonical` gives once ``nb`` is written and read back."""
+    import nbformat
+
+    return json.dumps(nbformat.reads(nbformat.writes(nb), as_version=4), sort_keys=True)
 
 
 def _files(folder: Path) -> list[Path]:

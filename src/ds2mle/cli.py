@@ -92,12 +92,34 @@ def _build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="progress per module: lessons run, files exported, self-grade")
     status.set_defaults(func=_cmd_status)
 
-    export = sub.add_parser("export", help="write notebooks' '#| export' cells into src/fraudguard")
+    export = sub.add_parser(
+        "export",
+        help="write notebooks' '#| export' cells into src/fraudguard",
+        description=(
+            "Write the '#| export' cells of your saved notebooks into the package files they own (course.toml "
+            "says which). Save the notebook first (Ctrl-S): export reads the file, not the kernel. Restart the "
+            "kernel afterwards before importing the new module. Export writes nothing when a cell does not parse, "
+            "and refuses to replace a working file with one that still has TODO stubs unless --force is given "
+            "(the working file is then kept as <file>.bak)."
+        ),
+    )
     export.add_argument("notebooks", nargs="*", type=Path, help="notebooks to export (default: all of yours)")
+    export.add_argument("--force", action="store_true",
+                        help="replace a working file with one that still has TODO stubs (keeps <file>.bak)")
     export.set_defaults(func=_cmd_export)
 
-    catch_up = sub.add_parser("catch-up", help="copy a module's reference code into src/fraudguard")
-    catch_up.add_argument("module", help="module id or slug, e.g. 01")
+    catch_up = sub.add_parser(
+        "catch-up",
+        help="drop in the reference code for a module or one package file; yours is kept as *.mine",
+        description=(
+            "Stuck on an exercise? Copy the course's reference version of a package file into src/fraudguard, "
+            "so that the next lessons run. Give a module (`ds2mle catch-up 01`: every file it owns) or one file "
+            "(`ds2mle catch-up splits.py`). Your own file is never lost: it is kept beside it as <file>.mine "
+            "(then .mine.1, .mine.2, ...: an earlier .mine is never overwritten). Compare with "
+            "`diff src/fraudguard/splits.py.mine src/fraudguard/splits.py`, and restart the notebook's kernel."
+        ),
+    )
+    catch_up.add_argument("target", metavar="MODULE_OR_FILE", help="module id or slug (01), or a package file (splits.py)")
     catch_up.set_defaults(func=_cmd_catch_up)
 
     grade = sub.add_parser(
@@ -195,7 +217,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for path in paths:
         if not path.is_file():
             raise NotebookError(f"{path} does not exist; give the path of a notebook listed in course.toml")
-        written = export_notebook(course, path)
+        written = export_notebook(course, path, force=args.force)
         for target in written:
             print(f"{path.relative_to(course.root)} -> {target.relative_to(course.root)}")
         if not written:
@@ -204,25 +226,46 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_catch_up(args: argparse.Namespace) -> int:
+    from ds2mle.export import keep_copy
+
     course = _course()
-    module = course.module(args.module)
+    targets = _catch_up_targets(course, args.target)
+    for target in targets:
+        source = course.reference_dir / target
+        dest = course.package_dir / target
+        if not source.is_file():
+            raise Ds2mleError(f"the reference {source.relative_to(course.root)} is missing; run `ds2mle build`")
+        if dest.is_file() and dest.read_bytes() == source.read_bytes():
+            print(f"{dest.relative_to(course.root)} is already the reference; nothing to do")
+            continue
+        if dest.is_file():
+            kept = keep_copy(dest, suffix=".mine")
+            print(f"kept your {dest.relative_to(course.root)} as {kept.relative_to(course.root)}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+        print(f"copied the reference {source.relative_to(course.root)} -> {dest.relative_to(course.root)}")
+    if targets:
+        print("Restart your notebook's kernel (Kernel > Restart) so that it imports the new files.")
+    return 0
+
+
+def _catch_up_targets(course: Course, key: str) -> list[str]:
+    """Package files for ``ds2mle catch-up KEY``: a module id or slug, or one package file."""
+    name = key.removeprefix(f"src/{course.package}/").removeprefix(f"{course.package}/")
+    name = name if name.endswith(".py") else f"{name.replace('.', '/')}.py"
+    if course.owner_of(name) is not None:
+        return [name]
+    try:
+        module = course.module(key)
+    except Ds2mleError:
+        owned = sorted(t for nb in course.notebooks for t in nb.exports)
+        raise Ds2mleError(
+            f"{key!r} is neither a module nor a package file; give a module id (e.g. 01) or one of: {', '.join(owned)}"
+        ) from None
     targets = [t for nb in module.notebooks for t in nb.exports]
     if not targets:
         print(f"{module.slug} owns no package file; nothing to copy")
-        return 0
-    for target in targets:
-        source = course.reference_dir / target
-        if not source.is_file():
-            raise Ds2mleError(f"the reference {source.relative_to(course.root)} is missing; run `ds2mle build`")
-        dest = course.package_dir / target
-        if dest.is_file():
-            backup = dest.with_name(dest.name + ".mine")
-            shutil.copyfile(dest, backup)
-            print(f"kept your version as {backup.relative_to(course.root)}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
-        print(f"{source.relative_to(course.root)} -> {dest.relative_to(course.root)}")
-    return 0
+    return targets
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
@@ -304,8 +347,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print("build check: student versions, reference package and notebooks are up to date and clean")
         return 0
     written = build(course)
-    print(f"built {len(written)} files (assignments/ and {course.reference_dir.relative_to(course.root)}/)")
+    print(f"built {len(written)} files (assignments/, course/ and {course.reference_dir.relative_to(course.root)}/)")
+    print(_render_share(course))
     return 0
+
+
+def _render_share(course: Course) -> str:
+    """The learner's share of the reference package, per module and in total."""
+    from ds2mle.build import learner_share
+
+    rows = [row for row in learner_share(course) if row.total]
+    lines = ["The learner writes, in exercises, these code lines of the reference package:"]
+    for row in rows:
+        lines.append(f"  {row.module:<32} {row.written:>5} of {row.total:>5} lines  {row.fraction:6.1%}")
+    written, total = sum(r.written for r in rows), sum(r.total for r in rows)
+    lines.append(f"  {'total':<32} {written:>5} of {total:>5} lines  {written / total if total else 0:6.1%}")
+    return "\n".join(lines)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ import ast
 import logging
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +32,18 @@ from ds2mle.errors import ExportError
 from ds2mle.manifest import Course, NotebookEntry
 from ds2mle.notebooks import read_notebook
 
-__all__ = ["ExportedFile", "export_notebook", "render_exports"]
+__all__ = ["ExportedFile", "export_notebook", "keep_copy", "render_exports"]
 
 logger = logging.getLogger(__name__)
 
 _DIRECTIVE = re.compile(r"^\s*#\|\s*export\b\s*(?P<target>\S+)?\s*$")
-# nbgrader's solution markers are comments; the reference package drops them.
+# nbgrader's solution markers are comments; the reference package drops them, and the exercise's
+# `# TODO:` sentence just above a BEGIN SOLUTION line (it becomes the stub's message in the learner's copy).
 _NBGRADER_MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+_BEGIN = re.compile(r"^\s*### BEGIN SOLUTION\s*$")
+_END = re.compile(r"^\s*### END SOLUTION\s*$")
+_TODO = re.compile(r"^\s*# TODO: ")
+_STUB = re.compile(r"^\s*raise NotImplementedError\(\s*[\"']TODO: ", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,13 @@ class ExportedFile:
     target: str
     text: str
     cells: tuple[int, ...]
+    written_lines: frozenset[int] = frozenset()
+    """Line numbers (1-based, in ``text``) that came from solution regions: the lines a learner writes."""
+
+    @property
+    def has_stub(self) -> bool:
+        """Does the file still hold an exercise's ``TODO`` stub?"""
+        return bool(_STUB.search(self.text))
 
 
 def header(notebook: str) -> str:
@@ -82,7 +95,7 @@ def render_exports(course: Course, entry: NotebookEntry, notebook_path: Path) ->
     """
     nb = read_notebook(notebook_path)
     rel = _relative(course.root, notebook_path)
-    chunks: dict[str, list[tuple[int, str]]] = {target: [] for target in entry.exports}
+    chunks: dict[str, list[tuple[int, str, frozenset[int]]]] = {target: [] for target in entry.exports}
     for index, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code":
             continue
@@ -91,7 +104,7 @@ def render_exports(course: Course, entry: NotebookEntry, notebook_path: Path) ->
         if match is None:
             continue
         target = _resolve_target(match.group("target"), entry=entry, course=course, where=f"{rel} cell {index}")
-        code = "\n".join(line for line in body.splitlines() if not _NBGRADER_MARKER.match(line)).strip("\n")
+        code, written = _strip_markers(body)
         try:
             ast.parse(code, filename=f"{rel} cell {index}")
         except SyntaxError as exc:
@@ -99,7 +112,7 @@ def render_exports(course: Course, entry: NotebookEntry, notebook_path: Path) ->
                 f"{rel} cell {index} does not parse ({exc.msg}, line {exc.lineno}); "
                 f"fix the cell, nothing was written to {course.package}/{target}"
             ) from None
-        chunks[target].append((index, code))
+        chunks[target].append((index, code, written))
 
     rendered: list[ExportedFile] = []
     for target in entry.exports:
@@ -109,7 +122,12 @@ def render_exports(course: Course, entry: NotebookEntry, notebook_path: Path) ->
                 f"{rel} owns {course.package}/{target} but has no '#| export' cell for it; "
                 "nothing was written (add the directive to the cell that defines it)"
             )
-        text = header(rel) + "\n" + "\n\n\n".join(code for _, code in parts) + "\n"
+        text = header(rel) + "\n" + "\n\n\n".join(code for _, code, _ in parts) + "\n"
+        offset = header(rel).count("\n") + 1  # the header, then one blank line
+        written_lines: set[int] = set()
+        for _, code, written in parts:
+            written_lines |= {offset + n for n in written}
+            offset += code.count("\n") + 3  # the cell's lines, then two blank lines
         try:
             ast.parse(text, filename=f"{course.package}/{target}")
         except SyntaxError as exc:
@@ -117,12 +135,16 @@ def render_exports(course: Course, entry: NotebookEntry, notebook_path: Path) ->
                 f"{rel}: the joined export cells for {course.package}/{target} do not parse "
                 f"({exc.msg}); nothing was written"
             ) from None
-        rendered.append(ExportedFile(target=target, text=text, cells=tuple(i for i, _ in parts)))
+        rendered.append(
+            ExportedFile(
+                target=target, text=text, cells=tuple(i for i, _, _ in parts), written_lines=frozenset(written_lines)
+            )
+        )
     return rendered
 
 
 def export_notebook(
-    course: Course, notebook_path: Path, *, package_dir: Path | None = None
+    course: Course, notebook_path: Path, *, package_dir: Path | None = None, force: bool = False
 ) -> list[Path]:
     """Export one notebook's cells into the package.
 
@@ -134,6 +156,10 @@ def export_notebook(
         A lesson, a solution source or a student version listed in the manifest.
     package_dir : Path, optional
         Where to write; the learner's ``src/fraudguard`` by default.
+    force : bool, default False
+        Replace a working file with one that still holds an exercise's TODO
+        stub. The replaced file is kept as ``<file>.bak`` (numbered, never
+        overwritten).
 
     Returns
     -------
@@ -143,18 +169,85 @@ def export_notebook(
     Raises
     ------
     ExportError, ManifestError, NotebookError
-        Nothing is written when any file of the notebook cannot be rendered.
+        Nothing is written when any file of the notebook cannot be rendered,
+        or when a working file would be replaced by a stub without ``force``.
     """
     entry = course.find_notebook(notebook_path)
     target_dir = course.package_dir if package_dir is None else package_dir
     files = render_exports(course, entry, notebook_path)  # all or nothing: render first
+    rel = _relative(course.root, notebook_path)
+    downgrades = [f for f in files if f.has_stub and _works(target_dir / f.target)]
+    if downgrades and not force:
+        names = ", ".join(f"{course.package}/{f.target}" for f in downgrades)
+        raise ExportError(
+            f"{rel} still has TODO stubs, and exporting it would replace your working {names}; "
+            f"finish the exercise and save the notebook, or run `ds2mle export --force {rel}` "
+            "(the working file is then kept as *.bak); nothing was written"
+        )
     written = []
     for exported in files:
         path = target_dir / exported.target
+        if exported in downgrades:
+            backup = keep_copy(path, suffix=".bak")
+            logger.warning("kept your working %s as %s", path.name, backup.name)
         _atomic_write(path, exported.text)
         logger.info("wrote %s from cells %s", path, ", ".join(map(str, exported.cells)))
         written.append(path)
     return written
+
+
+def keep_copy(path: Path, *, suffix: str) -> Path:
+    """Copy ``path`` to ``path + suffix``, or ``path + suffix + ".N"`` when that exists; never overwrite.
+
+    Returns
+    -------
+    Path
+        The copy.
+    """
+    candidate = path.with_name(path.name + suffix)
+    number = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}{suffix}.{number}")
+        number += 1
+    shutil.copy2(path, candidate)
+    return candidate
+
+
+def _works(path: Path) -> bool:
+    """Is ``path`` a package file with no TODO stub left (one worth keeping)?"""
+    try:
+        return not _STUB.search(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+
+
+def _strip_markers(body: str) -> tuple[str, frozenset[int]]:
+    """Drop nbgrader's markers and the exercise's TODO line; say which lines were solution.
+
+    Returns the code (stripped of leading and trailing blank lines) and the
+    1-based numbers of its lines that sat inside a solution region.
+    """
+    lines = body.splitlines()
+    kept: list[tuple[str, bool]] = []
+    inside = False
+    for i, line in enumerate(lines):
+        if _TODO.match(line) and i + 1 < len(lines) and _BEGIN.match(lines[i + 1]):
+            continue
+        if _BEGIN.match(line):
+            inside = True
+            continue
+        if _END.match(line):
+            inside = False
+            continue
+        if _NBGRADER_MARKER.match(line):
+            continue
+        kept.append((line, inside))
+    while kept and not kept[0][0].strip():
+        kept.pop(0)
+    while kept and not kept[-1][0].strip():
+        kept.pop()
+    code = "\n".join(line for line, _ in kept)
+    return code, frozenset(n for n, (_, inside) in enumerate(kept, start=1) if inside)
 
 
 def _resolve_target(name: str | None, *, entry: NotebookEntry, course: Course, where: str) -> str:
@@ -179,11 +272,19 @@ def _resolve_target(name: str | None, *, entry: NotebookEntry, course: Course, w
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and ``os.replace``; keep the file's mode (0644 less the umask when new)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
