@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autograder.engine import NotebookResult, TestResult, execute_and_score
+    from autograder.engine import NotebookResult, TestResult
+    from autograder.jobs import execute_and_score
     from autograder.merge import merge_submission
 
 __all__ = ["NotebookResult", "TestResult", "execute_and_score", "merge_submission"]
@@ -35,10 +36,14 @@ __all__ = ["NotebookResult", "TestResult", "execute_and_score", "merge_submissio
 def __getattr__(name: str) -> Any:
     # Lazy, so that ``python -m autograder.worker`` starts without importing nbformat first
     # (the worker starts once per notebook; every tenth of a second counts).
-    if name in ("NotebookResult", "TestResult", "execute_and_score"):
+    if name in ("NotebookResult", "TestResult"):
         from autograder import engine
 
         return getattr(engine, name)
+    if name == "execute_and_score":
+        from autograder.jobs import execute_and_score
+
+        return execute_and_score
     if name == "merge_submission":
         from autograder.merge import merge_submission
 

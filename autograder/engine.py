@@ -16,9 +16,9 @@ a written answer waits for a person. Cells that ran before a failure (a
 timeout, a dead kernel, a killed grader) keep their points; the rest score
 zero with the failure as their reason.
 
-:func:`execute_and_score` puts the two together for callers that want one
-call (``ds2mle verify``); it uses the same worker process as the batch
-grader.
+:func:`autograder.jobs.execute_and_score` puts the two together for callers
+that want one call (``ds2mle verify``). This module imports nothing from the
+job layer above it.
 """
 
 from __future__ import annotations
@@ -36,14 +36,13 @@ from typing import Any, Literal
 
 from nbformat import NotebookNode
 
-from autograder.guard import guard_report, strip_guard_outputs
+from autograder.guard import guard_report
 from autograder.merge import grade_id, is_manual_cell, is_test_cell
 
 __all__ = [
     "CellRecord",
     "NotebookResult",
     "TestResult",
-    "execute_and_score",
     "first_line",
     "run_notebook",
     "score_cells",
@@ -412,56 +411,3 @@ def _kill_strays(*, keep: set[int]) -> None:
                 os.kill(int(entry), signal.SIGKILL)
             except OSError:
                 pass
-
-
-# --------------------------------------------------------------------------- one call
-
-
-def execute_and_score(
-    *,
-    submission: NotebookNode,
-    source: NotebookNode,
-    release: NotebookNode,
-    name: str,
-    workdir: Path | None = None,
-    cell_timeout: int = 120,
-    kernel_name: str = "python3",
-    sandbox: bool = False,
-) -> tuple[NotebookResult, NotebookNode]:
-    """Merge, run and score one notebook, in a worker process.
-
-    Parameters
-    ----------
-    submission, source, release : NotebookNode
-        The learner's notebook, the nbgrader source and the student version.
-    name : str
-        The notebook's name in the report.
-    workdir : Path, optional
-        Folder whose files (not notebooks) are copied next to the notebook.
-    cell_timeout : int, default 120
-        Seconds one cell may run before it is interrupted and fails.
-    kernel_name : str, default "python3"
-        Kept for compatibility: grading always uses ``python3``.
-    sandbox : bool, default False
-        Run in the bubblewrap sandbox. Off by default: this call serves
-        ``ds2mle verify``, which runs the course's own notebooks with the
-        environment as it is.
-
-    Returns
-    -------
-    result : NotebookResult
-    executed : NotebookNode
-        The merged notebook with its outputs (hidden tests included).
-    """
-    from autograder.jobs import build_job, finish_job, run_job
-    from autograder.merge import merge_submission
-    from autograder.sandbox import SandboxPolicy
-
-    merged = merge_submission(submission=submission, source=source, release=release)
-    policy = SandboxPolicy(cell_timeout=cell_timeout, budget=max(600.0, cell_timeout * 10.0))
-    job = build_job(
-        merged=merged, name=name, student=".", files=workdir, reference=None, policy=policy,
-        sandbox="on" if sandbox else "off",
-    )
-    outcome = run_job(job)
-    return finish_job(merged=merged, name=name, outcome=outcome, policy=policy)

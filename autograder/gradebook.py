@@ -31,7 +31,7 @@ from typing import Any
 from ds2mle.errors import GradingError
 from ds2mle.manifest import Course, Module
 
-__all__ = ["NotebookGrades", "record_submission", "register_assignment"]
+__all__ = ["NotebookGrades", "generate_release", "record_submission", "register_assignment"]
 
 
 @dataclass(frozen=True)
@@ -114,19 +114,57 @@ def register_assignment(course: Course, module: Module, *, release_dir: Path) ->
         If nbgrader refuses the source (for example a cell added after
         submissions were recorded).
     """
+    return _generate(course, module, release_dir=release_dir, database=True)
+
+
+def generate_release(course: Course, module: Module, *, release_dir: Path) -> list[Path]:
+    """Write one module's student versions with nbgrader, touching no gradebook (``--no-db``).
+
+    Parameters
+    ----------
+    course : Course
+        The loaded manifest.
+    module : Module
+        The module whose assignment is generated.
+    release_dir : Path
+        A scratch folder; the notebooks land in ``release_dir/<slug>/``.
+
+    Returns
+    -------
+    list of Path
+        The generated student versions, in manifest order.
+
+    Raises
+    ------
+    GradingError
+        If nbgrader refuses the source notebook.
+    """
+    return _generate(course, module, release_dir=release_dir, database=False)
+
+
+def _generate(course: Course, module: Module, *, release_dir: Path, database: bool) -> list[Path]:
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
-    _alembic_on_path()
     config = _config(course, module, release_dir)
     config.GenerateAssignment.force = True
-    config.CourseDirectory.db_url = db_url(course)
+    if database:
+        _alembic_on_path()
+        config.CourseDirectory.db_url = db_url(course)
+    else:
+        config.GenerateAssignment.no_database = True  # nbgrader's --no-db flag: both settings
+        config.SaveCells.enabled = False
     coursedir = CourseDirectory(config=config)
     converter = GenerateAssignment(coursedir=coursedir, config=config)
     converter.log.setLevel(logging.ERROR)
     try:
         converter.start()
     except (Exception, SystemExit) as exc:  # nbgrader raises NbGraderException, RuntimeError, exits
+        if not database:
+            raise GradingError(
+                f"nbgrader could not generate {module.slug} from its source notebooks: {exc}; "
+                "fix the source notebook's nbgrader cells"
+            ) from None
         raise GradingError(
             f"nbgrader could not record {module.slug} in the gradebook: {exc}; "
             "if you changed grade cells after grading started, restore them or start a new gradebook"
@@ -134,7 +172,7 @@ def register_assignment(course: Course, module: Module, *, release_dir: Path) ->
     paths = [release_dir / module.slug / nb.name for nb in module.assignments]
     for path in paths:
         if not path.is_file():
-            raise GradingError(f"nbgrader did not generate {path.name}; check solutions/{module.slug}/{path.name}")
+            raise GradingError(f"nbgrader did not generate {path.name}; check the source of {module.slug}/{path.name}")
     return paths
 
 

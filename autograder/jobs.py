@@ -34,7 +34,7 @@ from nbformat.v4 import new_output
 
 from autograder.engine import CellRecord, NotebookResult, TestResult, first_line, score_cells
 from autograder.guard import strip_guard_outputs
-from autograder.merge import grade_id, is_test_cell
+from autograder.merge import grade_id, is_test_cell, merge_submission
 from autograder.sandbox import SandboxPolicy, bwrap_path, slot_uid, worker_command
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "SandboxMode",
     "build_job",
     "collect_extra_files",
+    "execute_and_score",
     "failed_result",
     "finish_job",
     "run_job",
@@ -530,3 +531,52 @@ def finish_job(
 def test_cell_indices(merged: NotebookNode) -> dict[str, int]:
     """Grade id to index of each test cell (for reports)."""
     return {gid: i for i, c in enumerate(merged.cells) if is_test_cell(c) and (gid := grade_id(c))}
+
+
+# --------------------------------------------------------------------------- one call
+
+
+def execute_and_score(
+    *,
+    submission: NotebookNode,
+    source: NotebookNode,
+    release: NotebookNode,
+    name: str,
+    workdir: Path | None = None,
+    cell_timeout: int = 120,
+    kernel_name: str = "python3",
+    sandbox: bool = False,
+) -> tuple[NotebookResult, NotebookNode]:
+    """Merge, run and score one notebook, in a worker process.
+
+    Parameters
+    ----------
+    submission, source, release : NotebookNode
+        The learner's notebook, the nbgrader source and the student version.
+    name : str
+        The notebook's name in the report.
+    workdir : Path, optional
+        Folder whose files (not notebooks) are copied next to the notebook.
+    cell_timeout : int, default 120
+        Seconds one cell may run before it is interrupted and fails.
+    kernel_name : str, default "python3"
+        Kept for compatibility: grading always uses ``python3``.
+    sandbox : bool, default False
+        Run in the bubblewrap sandbox. Off by default: this call serves
+        ``ds2mle verify``, which runs the course's own notebooks with the
+        environment as it is.
+
+    Returns
+    -------
+    result : NotebookResult
+    executed : NotebookNode
+        The merged notebook with its outputs (hidden tests included).
+    """
+    merged = merge_submission(submission=submission, source=source, release=release)
+    policy = SandboxPolicy(cell_timeout=cell_timeout, budget=max(600.0, cell_timeout * 10.0))
+    job = build_job(
+        merged=merged, name=name, student=".", files=workdir, reference=None, policy=policy,
+        sandbox="on" if sandbox else "off",
+    )
+    outcome = run_job(job)
+    return finish_job(merged=merged, name=name, outcome=outcome, policy=policy)

@@ -210,10 +210,10 @@ def _python_roots() -> list[Path]:
 
 
 def _package_dirs() -> dict[str, Path]:
-    import autograder
+    """The folders of the installed ``ds2mle`` and ``autograder`` (wherever the project keeps them)."""
     import ds2mle
 
-    return {name: Path(mod.__file__ or "").resolve().parent for name, mod in (("ds2mle", ds2mle), ("autograder", autograder))}
+    return {"ds2mle": Path(ds2mle.__file__ or "").resolve().parent, "autograder": Path(__file__).resolve().parent}
 
 
 def worker_command(

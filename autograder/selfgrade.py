@@ -20,10 +20,10 @@ from nbformat import NotebookNode
 
 from autograder.coordinator import load_submission, reference_files
 from autograder.engine import NotebookResult, NotebookTotals
+from autograder.gradebook import generate_release
 from autograder.jobs import SandboxMode, build_job, failed_result, finish_job, run_job
 from autograder.merge import grade_id, is_answer_cell, merge_submission
 from autograder.sandbox import SandboxPolicy, bwrap_path
-from ds2mle.build import generate_student_versions
 from ds2mle.errors import GradingError
 from ds2mle.manifest import Course, Module
 from ds2mle.notebooks import read_notebook
@@ -84,7 +84,7 @@ def self_grade(
         raise GradingError(f"module {module.slug} has no graded assignment yet; pick one from `ds2mle status`")
     results = []
     with tempfile.TemporaryDirectory(prefix="ds2mle-release-") as scratch:
-        generate_student_versions(course, Path(scratch))
+        generate_release(course, module, release_dir=Path(scratch))
         started = False
         pairs = []
         for nb in module.assignments:

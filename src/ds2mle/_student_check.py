@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from autograder.engine import execute_and_score
+from autograder.jobs import execute_and_score
 from autograder.merge import is_answer_cell, is_manual_cell, is_test_cell
 from ds2mle.manifest import load_course
 from ds2mle.notebooks import read_notebook
