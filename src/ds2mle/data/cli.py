@@ -3,7 +3,9 @@
 The main CLI (``ds2mle.cli``) calls :func:`register` on its subparsers. Each
 subcommand's handler takes the parsed arguments, prints one short result line
 and returns 0; a user error raises :class:`ds2mle.errors.DataError`, which the
-main CLI prints as ``error: <message>`` before exiting 1.
+main CLI prints as ``error: <message>`` before exiting 1. The handlers check
+the options themselves before calling the Python API, so that a message names
+the command line's flags (``--rows``), never the API's arguments (``n_rows``).
 
 Examples
 --------
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +105,50 @@ def _write(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(path, index=False)
 
 
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise DataError(f"--seed was {seed}; expected an integer >= 0, e.g. --seed 0.")
+
+
+def _parse_date(flag: str, value: str) -> pd.Timestamp:
+    problem = f"{flag} {value!r} is not a date; expected an ISO date such as {flag} 2026-01-01."
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise DataError(problem) from None
+    if pd.isna(ts):
+        raise DataError(problem)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _check_generate_options(args: argparse.Namespace) -> None:
+    """Raise DataError, naming the flag, for any option generate_transactions would refuse."""
+    if args.rows < 1:
+        raise DataError(f"--rows was {args.rows}; expected an integer >= 1, e.g. --rows 50000.")
+    _check_seed(args.seed)
+    if args.days is not None and args.days < 1:
+        raise DataError(
+            f"--days was {args.days}; expected an integer >= 1, or leave --days out for about 2,000 rows a day."
+        )
+    _parse_date("--start", args.start)
+    if args.drift is not None and args.drift not in DRIFT_SCENARIOS:
+        raise DataError(
+            f"Unknown drift scenario {args.drift!r} for --drift. Expected one of: "
+            f"{', '.join(sorted(DRIFT_SCENARIOS))} (see `ds2mle data drifts`), or leave --drift out."
+        )
+    if args.strength is not None and args.drift is None:
+        raise DataError("--strength was given without --drift; add --drift NAME (see `ds2mle data drifts`).")
+    if args.strength is not None and not (math.isfinite(args.strength) and args.strength >= 0):
+        raise DataError(
+            f"--strength was {args.strength:g}; expected a number >= 0 (0 = no drift, 1 = the documented effect)."
+        )
+
+
 def run_generate(args: argparse.Namespace) -> int:
     """Simulate a batch of Paylane transactions and write it to a .parquet or .csv file."""
     out: Path = args.out
     _check_suffix(out)
-    if args.strength is not None and args.drift is None:
-        raise DataError("--strength was given without --drift; add --drift NAME (see `ds2mle data drifts`).")
+    _check_generate_options(args)
     df = generate_transactions(
         n_rows=args.rows,
         seed=args.seed,
@@ -152,6 +193,7 @@ def run_damage(args: argparse.Namespace) -> int:
     if name not in FAULTS:
         raise DataError(f"Unknown fault {name!r}. Expected one of: {', '.join(sorted(FAULTS))}.")
     fault = FAULTS[name]
+    _check_seed(args.seed)
     if fault.kind == "file":
         if args.rate is not None:
             raise DataError(f"Fault {name!r} takes no --rate; use --mode truncate or --mode garbage.")
@@ -163,7 +205,16 @@ def run_damage(args: argparse.Namespace) -> int:
         print(f"wrote {len(damaged):,} corrupted bytes ({args.mode}) of {source} to {out}")
         return 0
     _check_suffix(out)
+    if args.rate is not None:
+        if fault.default_rate is None:
+            raise DataError(f"Fault {name!r} changes a whole column and takes no --rate; leave --rate out.")
+        if not (math.isfinite(args.rate) and 0 < args.rate <= 1):
+            raise DataError(
+                f"--rate was {args.rate:g}; expected a share of rows in (0, 1], e.g. --rate {fault.default_rate:g}."
+            )
     df = read_transactions(source)
+    if df.empty:
+        raise DataError(f"{source} has no rows; damage a batch with rows (make one with `ds2mle data generate`).")
     broken = inject_fault(df, name, seed=args.seed, rate=args.rate)
     _write(broken, out)
     print(f"wrote {len(broken):,} rows with fault {name!r} (from {len(df):,} rows in {source}) to {out}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ds2mle.data import DRIFT_SCENARIOS, FAULTS, generate_transactions, read_transactions
+from ds2mle.cli import main
+from ds2mle.data import DRIFT_SCENARIOS, FAULTS, generate_transactions, read_transactions, write_parquet
 from ds2mle.data.cli import register
 from ds2mle.errors import DataError
 
@@ -90,18 +92,29 @@ def test_damage_corrupts_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
         read_transactions(out)
 
 
+# The Python API's argument names: a command-line error must name the flag instead (--rows, not n_rows).
+API_WORDING = re.compile(r"n_rows|drift_strength|\b(rate|seed|days|start|drift)=|drift=None|DataFrame")
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
-        (["generate", "--rows", "0", "--out", "x.parquet"], r"n_rows was 0; expected an integer >= 1"),
-        (["generate", "--rows", "-3", "--out", "x.parquet"], r"n_rows was -3"),
+        (["generate", "--rows", "0", "--out", "x.parquet"], r"^--rows was 0; expected an integer >= 1, e\.g\. --rows"),
+        (["generate", "--rows", "-3", "--out", "x.parquet"], r"^--rows was -3"),
+        (["generate", "--rows", "10", "--seed", "-1", "--out", "x.parquet"], r"^--seed was -1; .* --seed 0"),
+        (["generate", "--rows", "10", "--days", "0", "--out", "x.parquet"], r"^--days was 0; .*leave --days out"),
+        (["generate", "--rows", "10", "--start", "someday", "--out", "x.parquet"], r"^--start 'someday' is not a date"),
         (
             ["generate", "--rows", "10", "--drift", "nope", "--out", "x.parquet"],
-            r"Unknown drift scenario 'nope'",
+            r"Unknown drift scenario 'nope' for --drift\. .*`ds2mle data drifts`",
         ),
         (
             ["generate", "--rows", "10", "--strength", "2", "--out", "x.parquet"],
             r"--strength was given without --drift",
+        ),
+        (
+            ["generate", "--rows", "10", "--drift", "amount_inflation", "--strength", "-1", "--out", "x.parquet"],
+            r"^--strength was -1; expected a number >= 0",
         ),
         (["generate", "--rows", "10", "--out", "x.json"], r"expected \.parquet or \.csv"),
         (
@@ -109,13 +122,33 @@ def test_damage_corrupts_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
             r"Unknown fault 'gremlins'. Expected one of",
         ),
         (["damage", "missing.parquet", "--fault", "noise", "--out", "y.parquet"], r"no such file"),
+        (["damage", "clean.parquet", "--fault", "noise", "--seed", "-2", "--out", "y.parquet"], r"^--seed was -2"),
+        (
+            ["damage", "clean.parquet", "--fault", "noise", "--rate", "5", "--out", "y.parquet"],
+            r"^--rate was 5; expected a share of rows in \(0, 1\], e\.g\. --rate 0\.5",
+        ),
+        (
+            ["damage", "clean.parquet", "--fault", "renamed_column", "--rate", "0.1", "--out", "y.parquet"],
+            r"takes no --rate; leave --rate out",
+        ),
+        (["damage", "empty.parquet", "--fault", "noise", "--out", "y.parquet"], r"empty.parquet has no rows"),
     ],
 )
-def test_user_errors_raise_data_error(
-    argv: list[str], match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_user_errors_raise_data_error_that_names_the_flag(
+    argv: list[str], match: str, small_batch: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Does each user error raise DataError (which the main CLI prints as one line)?"""
+    """Does each user error raise DataError (one line from the main CLI) that names the flag, not the API?"""
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DataError, match=match):
+    write_parquet(small_batch, tmp_path / "clean.parquet")
+    write_parquet(small_batch.iloc[:0], tmp_path / "empty.parquet")
+    with pytest.raises(DataError, match=match) as raised:
         run(argv)
-    assert not (tmp_path / "x.parquet").exists()
+    assert not API_WORDING.search(str(raised.value)), str(raised.value)
+    assert not (tmp_path / "x.parquet").exists() and not (tmp_path / "y.parquet").exists()
+
+
+def test_generate_rows_0_through_the_main_cli_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does `ds2mle data generate --rows 0` answer in one line about --rows (the learner's report)?"""
+    assert main(["data", "generate", "--rows", "0", "--out", "x.parquet"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: --rows was 0; expected an integer >= 1, e.g. --rows 50000.\n"
