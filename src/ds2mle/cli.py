@@ -83,13 +83,32 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
-    start = sub.add_parser("start", help="open JupyterLab on the course's start page")
+    start = sub.add_parser(
+        "start",
+        help="open JupyterLab on the course's start page",
+        description=(
+            "Open JupyterLab at the root of the course, on the start page "
+            "(course/00-start-here/00-how-this-course-works.ipynb), and keep it running until Ctrl-C. "
+            "It writes nothing itself; your notebooks are saved where they are, under course/ and assignments/. "
+            "On a remote machine or in a container: `ds2mle start --no-browser --ip 0.0.0.0 --port 8888` "
+            "prints the URL to open instead of opening a browser."
+        ),
+    )
     start.add_argument("--no-browser", action="store_true", help="do not open a browser; print the URL")
     start.add_argument("--port", type=int, default=None, help="port to listen on (default: Jupyter's)")
     start.add_argument("--ip", default="localhost", help="address to listen on (default: localhost)")
     start.set_defaults(func=_cmd_start)
 
-    status = sub.add_parser("status", help="progress per module: lessons run, files exported, self-grade")
+    status = sub.add_parser(
+        "status",
+        help="progress per module: lessons run, files exported, self-grade",
+        description=(
+            "Print one row per module: lessons you have run (saved with every code cell executed), "
+            "package files of the module that exist in src/fraudguard, and your last `ds2mle grade --self` "
+            "score. It only reads: the scores come from .ds2mle/progress.json, which `grade --self` writes. "
+            "Example: `ds2mle status`, or `ds2mle status | head -4` for the first modules."
+        ),
+    )
     status.set_defaults(func=_cmd_status)
 
     export = sub.add_parser(
@@ -149,18 +168,47 @@ def _build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--csv", type=Path, metavar="FILE", help="where to write grades (default exports/<assignment>.csv)")
     grade.set_defaults(func=_cmd_grade)
 
-    build = sub.add_parser("build", help="generate assignments/ and the reference package (maintainers)")
+    build = sub.add_parser(
+        "build",
+        help="generate assignments/ and the reference package (maintainers)",
+        description=(
+            "Regenerate everything the course derives from its sources: the student versions in assignments/ "
+            "(nbgrader's generate step on solutions/assignments/), the learner's lessons in course/ (from "
+            "solutions/course/), the reference package solutions/fraudguard/ (every notebook's export plus the "
+            "skeleton files of src/fraudguard that no notebook owns) and the module table in README.md. "
+            "Run it after editing a source notebook, then commit what it wrote. With --check it writes nothing "
+            "and exits 1 with the list of differences; the test suite (and so CI) runs `ds2mle build --check`."
+        ),
+    )
     build.add_argument("--check", action="store_true", help="only check that they are up to date; exit 1 if not")
     build.set_defaults(func=_cmd_build)
 
-    verify = sub.add_parser("verify", help="run every notebook with papermill and report (maintainers, CI)")
+    verify = sub.add_parser(
+        "verify",
+        help="run every notebook with papermill and report (maintainers, CI)",
+        description=(
+            "In a scratch copy of the course (with src/fraudguard reset to the skeleton), run every lesson and "
+            "solution notebook with papermill in manifest order, exporting each one's package files as it "
+            "passes; then check that each student version fails exactly its own graded tests and autogrades "
+            "to 0. It writes nothing in the repository: it prints one line per notebook as it finishes and a "
+            "report at the end, and exits 1 if any notebook failed. Example: `ds2mle verify -j 2 --module 00`."
+        ),
+    )
     verify.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run at once")
     verify.add_argument("--module", action="append", help="only this module (repeatable)")
     verify.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
     verify.set_defaults(func=_cmd_verify)
 
-    clean = sub.add_parser("clean", help="strip outputs and execution counts from notebooks")
-    clean.add_argument("notebooks", nargs="+", type=Path)
+    clean = sub.add_parser(
+        "clean",
+        help="strip outputs and execution counts from notebooks",
+        description=(
+            "Rewrite each NOTEBOOK in place without outputs, execution counts or run metadata, as the course "
+            "commits them (`ds2mle build --check` fails on a notebook committed with outputs). "
+            "Example: `ds2mle clean solutions/course/01-engineering-foundations/*.ipynb` before you commit."
+        ),
+    )
+    clean.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK", help="notebooks to clean in place")
     clean.set_defaults(func=_cmd_clean)
 
     from ds2mle.data.cli import register as register_data

@@ -105,3 +105,19 @@ def test_a_closed_pipe_ends_the_command_quietly(argv: tuple[str, ...]) -> None:
         os.close(write_end)
     assert proc.stderr == "", proc.stderr
     assert proc.returncode == 141
+
+
+@pytest.mark.parametrize("command", ["start", "status", "build", "verify", "clean"])
+def test_help_of_each_command_has_a_description_with_what_it_writes_and_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Does `ds2mle COMMAND --help` explain the command (more than its one-line help), what it writes, and
+    show an example?"""
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    usage, _, rest = out.partition("\n\n")
+    description = " ".join(rest.partition("\noptions:")[0].split())
+    assert usage.startswith(f"usage: ds2mle {command}")
+    assert len(description) > 200, f"no description paragraph in `ds2mle {command} --help`:\n{out}"
+    assert "writ" in description.lower(), description  # what it writes (or that it writes nothing)
+    assert f"`ds2mle {command}" in description, description  # an example
