@@ -50,7 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import Any
 
 __all__ = [
@@ -165,7 +165,7 @@ def check(exercise: str, *, module: str | None = None) -> Callable[[Callable[...
         params = list(inspect.signature(fn).parameters)
         names = {p: caller[p] for p in params if p in caller}
         missing = [p for p in params if p not in names]
-        package = _import_fresh(module) if module and (missing or _state["fallback"]) else None
+        package = _import_package(module) if missing else None
         for p in missing:
             if package is None or not hasattr(package, p):
                 raise CheckFailed(exercise, f"`{p}` is not defined yet: run the exercise cell above first")
@@ -174,10 +174,13 @@ def check(exercise: str, *, module: str | None = None) -> Callable[[Callable[...
         try:
             _run(fn, names)
         except NotImplementedError as exc:
+            if _state["fallback"] and package is None:
+                package = _import_package(module)
             swapped = _package_versions(package, names) if _state["fallback"] else {}
             if not swapped:
                 raise CheckFailed(exercise, _not_written(exc)) from None
             names.update(swapped)
+            caller.update(swapped)  # the notebook's other functions call these by name: give them the working ones
             via = tuple(sorted(set(via) | set(swapped)))
             try:
                 _run(fn, names)
@@ -185,12 +188,11 @@ def check(exercise: str, *, module: str | None = None) -> Callable[[Callable[...
                 raise CheckFailed(exercise, f"(package version of {', '.join(swapped)}) {unmet.sentence}") from None
             except NotImplementedError as again:
                 raise CheckFailed(exercise, _not_written(again)) from None
-            caller.update(swapped)
         except _Unmet as unmet:
             raise CheckFailed(exercise, unmet.sentence) from None
         except CheckFailed:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any crash of the learner's code becomes one sentence
             raise CheckFailed(exercise, _describe_crash(exc)) from None
         if via:
             where = module or "the package"
@@ -207,28 +209,46 @@ def _run(fn: Callable[..., object], names: dict[str, Any]) -> None:
     fn(**names)
 
 
-def _import_fresh(module: str | None) -> Any:
-    """Import ``module`` as it is on disk now (a re-export is picked up), or None."""
+def _import_package(module: str | None) -> Any:
+    """Import ``module``, or None when it is missing, does not parse or fails to import.
+
+    An already imported module is used as it is, never reloaded: reloading
+    would make new classes, and ``isinstance`` checks against the old ones
+    would then fail in confusing ways. After ``ds2mle export`` or
+    ``ds2mle catch-up``, restart the kernel.
+    """
     if module is None:
         return None
     importlib.invalidate_caches()
     try:
-        if module in sys.modules:
-            return importlib.reload(sys.modules[module])
         return importlib.import_module(module)
-    except Exception:  # a missing, unparsable or unfinished package file: no fallback
+    except Exception:  # noqa: BLE001 - a missing, unparsable or unfinished package file means no fallback
         return None
 
 
 def _is_stub(obj: object) -> bool:
-    """Does a function's body raise the generated ``NotImplementedError("TODO: ...")``?"""
-    if not isinstance(obj, FunctionType):
-        return False
-    try:
-        source = textwrap.dedent(inspect.getsource(obj))
-    except (OSError, TypeError):
-        return False
-    return f'NotImplementedError("{STUB_PREFIX}' in source or f"NotImplementedError('{STUB_PREFIX}" in source
+    """Is ``obj`` a function (or a class with a method) whose body raises the generated TODO stub?
+
+    Read from the code object, so it works for functions defined in notebook
+    cells as well as in files.
+    """
+    if isinstance(obj, type):
+        return any(_is_stub(member) for member in vars(obj).values())
+    if isinstance(obj, staticmethod | classmethod):
+        obj = obj.__func__
+    if isinstance(obj, property):
+        return any(_is_stub(f) for f in (obj.fget, obj.fset) if f is not None)
+    code = getattr(obj, "__code__", None)
+    return isinstance(obj, FunctionType) and code is not None and _code_is_stub(code)
+
+
+def _code_is_stub(code: CodeType) -> bool:
+    for const in code.co_consts:
+        if isinstance(const, str) and const.startswith(STUB_PREFIX) and "NotImplementedError" in code.co_names:
+            return True
+        if isinstance(const, CodeType) and _code_is_stub(const):
+            return True
+    return False
 
 
 def _package_versions(package: Any, names: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +257,7 @@ def _package_versions(package: Any, names: dict[str, Any]) -> dict[str, Any]:
         return {}
     swapped = {}
     for name, value in names.items():
-        if isinstance(value, FunctionType) and _is_stub(value):
+        if _is_stub(value):
             candidate = getattr(package, name, None)
             if candidate is None or _is_stub(candidate):
                 return {}
@@ -364,7 +384,7 @@ def preflight(*needs: str) -> None:
         except SyntaxError as exc:
             gaps.append(f"{where} does not parse (line {exc.lineno}: {exc.msg}): {fix}")
             continue
-        loaded = _import_fresh(f"{course.package}.{module}")
+        loaded = _import_package(f"{course.package}.{module}")
         if loaded is None:
             gaps.append(f"{where} fails to import: {fix}")
             continue
@@ -395,25 +415,32 @@ def _probe(*, exercise: str, stub: str, check_code: str, solution: str) -> None:
     Runs the learner's stub of an exercise cell, then its check cell (which
     must raise :class:`CheckFailed` for ``exercise``), then restores the
     solution. No package fallback and no progress records while probing.
+    The cells run in the kernel's namespace with their magics expanded, but
+    nothing is displayed: an expected failure must not show as an error.
     """
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("_probe runs inside an IPython kernel")
+
+    def run(code: str, label: str) -> None:
+        exec(compile(shell.transform_cell(code), f"<{label} of {exercise}>", "exec"), shell.user_ns)  # noqa: S102
+
     _state.update(fallback=False, record=False)
     try:
-        if shell.run_cell(stub, silent=True).error_in_exec is not None:
-            raise AssertionError(f"exercise {exercise}: the learner's stub cell itself raises, before its check")
-        error = shell.run_cell(check_code, silent=True).error_in_exec
-        if error is None:
+        try:
+            run(stub, "the stub")
+        except Exception as exc:  # noqa: BLE001 - reported as the probe's failure
+            raise AssertionError(f"exercise {exercise}: the learner's stub cell itself raises {exc!r}") from None
+        try:
+            run(check_code, "the check")
+        except CheckFailed as failed:
+            print(f"probe {exercise}: the stub fails its check with: {failed.sentence}")
+        except Exception as exc:  # noqa: BLE001
+            raise AssertionError(f"exercise {exercise}: on the stub, the check fails with {exc!r}, not a sentence") from None
+        else:
             raise AssertionError(f"exercise {exercise}: its check passes on the TODO stub, so it cannot fail")
-        if not isinstance(error, CheckFailed):
-            raise AssertionError(f"exercise {exercise}: the check fails with {type(error).__name__}, not a sentence")
-        print(f"probe {exercise}: the stub fails its check with: {error.sentence}")
     finally:
         _state.update(fallback=True, record=True)
-        restored = shell.run_cell(solution, silent=True)
-        if restored.error_in_exec is not None:
-            raise AssertionError(f"exercise {exercise}: restoring the solution failed")
-
+        run(solution, "the solution")

@@ -5,14 +5,25 @@ Everything runs in a scratch copy of the repository, with its
 files a maintainer exported by hand. Kernels see the scratch copy first on
 ``PYTHONPATH``.
 
-1. Every lesson (``course/``) and every solution notebook (``solutions/``) is
-   executed with papermill, in manifest order. After a notebook passes, its
-   ``#| export`` cells are exported into the scratch package, so later
-   notebooks import what earlier ones built (progressive extraction).
-2. Notebooks that do not depend on each other run in parallel (``-j``). A
+1. Every lesson source (``solutions/course/``) and every solution notebook
+   (``solutions/assignments/``) is executed with papermill, in manifest
+   order. A notebook's own ``#| export`` cells are exported into the scratch
+   package just before it runs, so a lesson may import what it has just
+   written, and later notebooks import what earlier ones built
+   (progressive extraction).
+2. In the same kernel, after a lesson's source has run, each exercise is
+   probed: the learner's stub of the exercise cell, then its check cell,
+   which must fail with the check's sentence (so the check can fail), then
+   the solution again. No extra kernel per exercise.
+3. Notebooks that do not depend on each other run in parallel (``-j``). A
    notebook depends on every earlier notebook that exports package files;
    so the schedule is a series of stages, each ending at an exporter.
-3. Every student version (``assignments/``) must fail exactly its own
+4. The learner's copy of every lesson with exercises (``course/``) runs to
+   the end with the whole reference package in place: what a learner who
+   ran ``ds2mle catch-up`` gets. (Exercise files outside the package, such
+   as ``%%writefile`` cells, are taken from the source: catch-up does not
+   write them.)
+5. Every student version (``assignments/``) must fail exactly its own
    autograded tests (nbgrader's ``Validator``, because ``nbgrader validate``
    exits 0 even when tests fail) and must autograde to zero without crashing.
 """
@@ -32,7 +43,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from ds2mle.export import export_notebook
+from ds2mle.lessons import exercises, learner_copy
 from ds2mle.manifest import Course, NotebookEntry, load_course
 from ds2mle.notebooks import read_notebook
 
@@ -118,10 +132,17 @@ def verify(
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 for stage in plan_stages(copy.notebooks):
                     todo = [nb for nb in stage if wanted is None or nb.module_slug in wanted or nb.exports]
-                    for nb, result in zip(todo, pool.map(lambda n: _run_notebook(copy, n, cell_timeout), todo)):
-                        if result.ok and nb.exports:
-                            result = _export(copy, nb, result)
+                    refused = {nb.label: _export(copy, nb) for nb in todo if nb.exports}
+                    runnable = [nb for nb in todo if not refused.get(nb.label)]
+                    for nb in todo:
+                        if refused.get(nb.label):
+                            record(CheckResult(nb.label, _kind(nb), False, 0.0, refused[nb.label]))
+                    for result in pool.map(lambda n: _run_notebook(copy, n, cell_timeout), runnable):
                         record(result)
+                lessons = [nb for nb in copy.notebooks if nb.kind == "lesson" and _has_exercises(copy, nb)]
+                lessons = [nb for nb in lessons if wanted is None or nb.module_slug in wanted]
+                for result in pool.map(lambda n: _run_learner_copy(copy, n, cell_timeout), lessons):
+                    record(result)
                 students = [nb for nb in copy.notebooks if nb.kind == "assignment"]
                 students = [nb for nb in students if wanted is None or nb.module_slug in wanted]
                 for result in pool.map(lambda n: _check_student(copy, n, cell_timeout), students):
@@ -169,15 +190,71 @@ def _kernel_env(course: Course) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _kind(nb: NotebookEntry) -> str:
+    return "lesson" if nb.kind == "lesson" else "solution"
+
+
+def _has_exercises(course: Course, nb: NotebookEntry) -> bool:
+    return bool(exercises(read_notebook(nb.source_path(course.root))))
+
+
 def _run_notebook(course: Course, nb: NotebookEntry, cell_timeout: int) -> CheckResult:
-    kind = "lesson" if nb.kind == "lesson" else "solution"
+    """Run a source notebook; a lesson's exercises are probed at its end, in the same kernel."""
     path = nb.source_path(course.root)
-    out = path.with_name(f".verify-{path.name}")
+    source = read_notebook(path)
+    if nb.kind == "lesson" and exercises(source):
+        probed = path.with_name(f".verify-probed-{path.name}")
+        nbformat.write(with_probes(source), str(probed))
+        path = probed
+    return _papermill(nb.label, _kind(nb), path, cwd=nb.source_path(course.root).parent, cell_timeout=cell_timeout)
+
+
+def _run_learner_copy(course: Course, nb: NotebookEntry, cell_timeout: int) -> CheckResult:
+    """Run the learner's copy of a lesson with the reference package in place (after catch-up)."""
+    source = read_notebook(nb.source_path(course.root))
+    copy = learner_copy(source)
+    for exercise in exercises(source):
+        if source.cells[exercise.cell].source.startswith("%%writefile"):
+            copy.cells[exercise.cell].source = source.cells[exercise.cell].source  # catch-up writes no such file
+    path = nb.student_path(course.root)
+    path = path.with_name(f".verify-learner-{path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(copy, str(path))
+    return _papermill(nb.label, "learner", path, cwd=path.parent, cell_timeout=cell_timeout)
+
+
+def with_probes(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``source`` with one cell appended per exercise that probes its check against the stub.
+
+    The probe (:func:`ds2mle.checks._probe`) runs the learner's stub of the
+    exercise cell, then the check cell, which must fail with
+    :class:`~ds2mle.checks.CheckFailed`, then the solution cell again.
+    """
+    import copy as _copy
+
+    stubbed = learner_copy(source)
+    out = _copy.deepcopy(source)
+    for exercise in exercises(source):
+        call = (
+            "from ds2mle.checks import _probe\n\n"
+            f"_probe(\n    exercise={json.dumps(exercise.id)},\n"
+            f"    stub={json.dumps(stubbed.cells[exercise.cell].source)},\n"
+            f"    check_code={json.dumps(source.cells[exercise.check_cell].source)},\n"
+            f"    solution={json.dumps(source.cells[exercise.cell].source)},\n)"
+        )
+        cell = nbformat.v4.new_code_cell(call)
+        cell.metadata["tags"] = ["ds2mle-probe"]
+        out.cells.append(cell)
+    return out
+
+
+def _papermill(label: str, kind: str, path: Path, *, cwd: Path, cell_timeout: int) -> CheckResult:
+    out = path.with_name(f".verify-out-{path.name.removeprefix('.verify-')}")
     started = time.perf_counter()
     proc = subprocess.run(
         [
             sys.executable, "-m", "papermill", str(path), str(out),
-            "--kernel", "python3", "--cwd", str(path.parent),
+            "--kernel", "python3", "--cwd", str(cwd),
             "--execution-timeout", str(cell_timeout), "--no-progress-bar", "--no-log-output",
         ],
         capture_output=True,
@@ -186,17 +263,18 @@ def _run_notebook(course: Course, nb: NotebookEntry, cell_timeout: int) -> Check
     )
     seconds = time.perf_counter() - started
     if proc.returncode == 0:
-        return CheckResult(nb.label, kind, True, seconds)
+        return CheckResult(label, kind, True, seconds)
     error = _first_error(out) or _last_line(proc.stderr) or f"papermill exited {proc.returncode}"
-    return CheckResult(nb.label, kind, False, seconds, error)
+    return CheckResult(label, kind, False, seconds, error)
 
 
-def _export(course: Course, nb: NotebookEntry, result: CheckResult) -> CheckResult:
+def _export(course: Course, nb: NotebookEntry) -> str:
+    """Export a notebook's cells before it runs; the reason it was refused, or ``""``."""
     try:
         export_notebook(course, nb.source_path(course.root))
-    except Exception as exc:  # report it in the table instead of aborting the whole run
-        return CheckResult(nb.label, result.kind, False, result.seconds, f"export failed: {exc}")
-    return result
+    except Exception as exc:  # noqa: BLE001 - reported in the table instead of aborting the whole run
+        return f"export failed: {exc}"
+    return ""
 
 
 def _check_student(course: Course, nb: NotebookEntry, cell_timeout: int) -> CheckResult:

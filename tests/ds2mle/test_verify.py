@@ -29,8 +29,8 @@ def test_verify_reports_the_first_error_and_exports_between_notebooks(mini_cours
     text = (mini_course / "course.toml").read_text(encoding="utf-8")
     text += '\n  [[modules.lessons]]\n  notebook = "00-uses.ipynb"\n\n  [[modules.lessons]]\n  notebook = "01-broken.ipynb"\n'
     (mini_course / "course.toml").write_text(text, encoding="utf-8")
-    write_nb(mini_course / "course/01-next/00-uses.ipynb", "from fraudguard.features import double\nassert double(3) == 6")
-    write_nb(mini_course / "course/01-next/01-broken.ipynb", "x = 1", "raise ValueError('the data is late')", "y = 2")
+    write_nb(mini_course / "solutions/course/01-next/00-uses.ipynb", "from fraudguard.features import double\nassert double(3) == 6")
+    write_nb(mini_course / "solutions/course/01-next/01-broken.ipynb", "x = 1", "raise ValueError('the data is late')", "y = 2")
     results = {r.label: r for r in verify(load_course(mini_course), jobs=2)}
     assert results["00-intro/00-lesson"].ok
     assert results["01-next/00-uses"].ok, results["01-next/00-uses"].error
