@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import math
 from pathlib import Path
@@ -29,7 +30,7 @@ import pandas as pd
 
 from ds2mle.data.drift import DRIFT_SCENARIOS
 from ds2mle.data.faults import FAULTS, corrupt_file, inject_fault
-from ds2mle.data.transactions import generate_transactions, read_transactions, write_parquet
+from ds2mle.data.transactions import default_days, generate_transactions, read_transactions, write_parquet
 from ds2mle.errors import DataError
 
 __all__ = ["register", "run_damage", "run_drifts", "run_faults", "run_generate"]
@@ -56,12 +57,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     sub = data.add_subparsers(dest="data_command", metavar="{generate,faults,drifts,damage}", required=True)
 
     gen = sub.add_parser(
-        "generate", help="simulate a batch of transactions", description=run_generate.__doc__
+        "generate",
+        help="simulate a batch of transactions",
+        description=inspect.cleandoc(run_generate.__doc__ or ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the example commands on their lines
     )
     gen.add_argument("--rows", type=int, required=True, help="number of transactions")
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.add_argument("--start", default="2026-01-01", help="first day, e.g. 2026-01-01 (UTC)")
     gen.add_argument("--days", type=int, default=None, help="window length (default: about 2,000 rows a day)")
+    gen.add_argument(
+        "--day",
+        default=None,
+        metavar="DATE",
+        help="write only this UTC day of the window; run again with another --day (same other options) "
+        "for a consecutive day that shares the same cards and no transaction id",
+    )
     gen.add_argument("--drift", default=None, help="a drift scenario (see `ds2mle data drifts`)")
     gen.add_argument(
         "--strength", type=float, default=None, help="drift strength (default 1.0; needs --drift)"
@@ -130,7 +141,17 @@ def _check_generate_options(args: argparse.Namespace) -> None:
         raise DataError(
             f"--days was {args.days}; expected an integer >= 1, or leave --days out for about 2,000 rows a day."
         )
-    _parse_date("--start", args.start)
+    start = _parse_date("--start", args.start)
+    if args.day is not None:
+        day = _parse_date("--day", args.day).normalize()
+        strength = 1.0 if args.strength is None else args.strength
+        span = args.days if args.days is not None else default_days(args.rows, drift=args.drift, drift_strength=strength)
+        first, last = start.normalize(), (start + pd.Timedelta(days=span) - pd.Timedelta(1, "ns")).normalize()
+        if not first <= day <= last:
+            raise DataError(
+                f"--day {args.day} is outside the simulated window, {first:%Y-%m-%d} to {last:%Y-%m-%d} "
+                "(--start, --days); pick a day in it, or move --start or widen --days."
+            )
     if args.drift is not None and args.drift not in DRIFT_SCENARIOS:
         raise DataError(
             f"Unknown drift scenario {args.drift!r} for --drift. Expected one of: "
@@ -145,7 +166,16 @@ def _check_generate_options(args: argparse.Namespace) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    """Simulate a batch of Paylane transactions and write it to a .parquet or .csv file."""
+    """Simulate a batch of Paylane transactions and write it to a .parquet or .csv file.
+
+    With --day, write only that UTC day of the simulated window. Two runs with the same
+    options and consecutive --day values give a consecutive pair of days from one
+    simulation (the same customers and cards, no transaction id twice), e.g. yesterday's
+    history and today's batch to score:
+
+      ds2mle data generate --rows 4000 --start 2026-03-01 --days 2 --day 2026-03-01 --out yesterday.parquet
+      ds2mle data generate --rows 4000 --start 2026-03-01 --days 2 --day 2026-03-02 --out today.parquet
+    """
     out: Path = args.out
     _check_suffix(out)
     _check_generate_options(args)
@@ -157,6 +187,11 @@ def run_generate(args: argparse.Namespace) -> int:
         drift=args.drift,
         drift_strength=1.0 if args.strength is None else args.strength,
     )
+    if args.day is not None:
+        day = _parse_date("--day", args.day).normalize()
+        df = df[df["timestamp"].dt.floor("D") == day].reset_index(drop=True)
+        if df.empty:
+            raise DataError(f"--day {args.day} has no transactions among --rows {args.rows}; ask for more --rows.")
     _write(df, out)
     first, last = df["timestamp"].iloc[0], df["timestamp"].iloc[-1]
     print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,8 @@ from ds2mle.cli import main
 from ds2mle.data import DRIFT_SCENARIOS, FAULTS, generate_transactions, read_transactions, write_parquet
 from ds2mle.data.cli import register
 from ds2mle.errors import DataError
+
+from _helpers import REPO
 
 
 def run(argv: list[str]) -> int:
@@ -152,3 +155,40 @@ def test_generate_rows_0_through_the_main_cli_names_the_flag(capsys: pytest.Capt
     assert main(["data", "generate", "--rows", "0", "--out", "x.parquet"]) == 1
     err = capsys.readouterr().err
     assert err == "error: --rows was 0; expected an integer >= 1, e.g. --rows 50000.\n"
+
+
+def test_day_writes_consecutive_days_of_one_simulation(tmp_path: Path) -> None:
+    """Do two --day runs with the same options split one window into consecutive days, sharing cards?"""
+    common = ["generate", "--rows", "4000", "--start", "2026-03-01", "--days", "2"]
+    assert run([*common, "--day", "2026-03-01", "--out", str(tmp_path / "yesterday.parquet")]) == 0
+    assert run([*common, "--day", "2026-03-02", "--out", str(tmp_path / "today.parquet")]) == 0
+    yesterday, today = read_transactions(tmp_path / "yesterday.parquet"), read_transactions(tmp_path / "today.parquet")
+    assert set(yesterday["timestamp"].dt.strftime("%Y-%m-%d")) == {"2026-03-01"}
+    assert set(today["timestamp"].dt.strftime("%Y-%m-%d")) == {"2026-03-02"}
+    whole = generate_transactions(n_rows=4_000, start="2026-03-01", days=2)
+    pd.testing.assert_frame_equal(pd.concat([yesterday, today], ignore_index=True), whole)
+    assert not set(yesterday["transaction_id"]) & set(today["transaction_id"])
+    assert len(set(yesterday["card_id"]) & set(today["card_id"])) > 100  # yesterday is history for today
+
+
+def test_day_outside_the_window_names_the_window() -> None:
+    with pytest.raises(DataError, match=r"^--day 2026-03-05 is outside the simulated window, 2026-03-01 to 2026-03-02"):
+        run(["generate", "--rows", "100", "--start", "2026-03-01", "--days", "2", "--day", "2026-03-05",
+             "--out", "x.parquet"])
+
+
+def test_the_readmes_yesterday_and_today_commands_make_a_consecutive_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Do the README's commands for the score-batch example make yesterday.parquet and today.parquet?"""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines()
+                if line.startswith("ds2mle data generate") and ("yesterday.parquet" in line or "today.parquet" in line)]
+    assert len(commands) == 2, commands
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0, capsys.readouterr().err
+    yesterday, today = read_transactions("yesterday.parquet"), read_transactions("today.parquet")
+    assert yesterday["timestamp"].max() < today["timestamp"].min()
+    assert (today["timestamp"].min().normalize() - yesterday["timestamp"].min().normalize()) == pd.Timedelta(days=1)
+    assert not set(yesterday["transaction_id"]) & set(today["transaction_id"])
