@@ -225,7 +225,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
     import importlib.util
 
     course = _course()
-    first = course.modules[0].lessons[0].source_path(course.root).relative_to(course.root)
+    first = course.modules[0].lessons[0].student_path(course.root).relative_to(course.root)
     if importlib.util.find_spec("jupyterlab") is None:
         raise Ds2mleError("JupyterLab is not installed in this environment; run `python -m pip install -e .`")
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.root}", f"--ServerApp.ip={args.ip}"]
@@ -344,7 +344,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         f"\nScore: {report.score:g}/{auto_max:g} autograded"
         + (f" (+{report.manual_points:g} points of written answers, graded by hand)" if report.manual_points else "")
     )
-    record_self_grade(course, module_slug=module.slug, score=report.score, max_score=report.max_score)
+    record_self_grade(
+        course, module_slug=module.slug, score=report.score, max_score=report.max_score,
+        manual_points=report.manual_points,
+    )
     return 0
 
 

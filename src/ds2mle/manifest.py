@@ -289,7 +289,8 @@ def _check_consistency(course: Course, *, check_files: bool) -> None:
                     "every package file has exactly one owning notebook"
                 )
             owners[target] = nb
-        if check_files and not nb.source_path(course.root).is_file():
+        # A public copy leaves solutions/ out: the learner's copy is then enough.
+        if check_files and not (nb.source_path(course.root).is_file() or nb.student_path(course.root).is_file()):
             rel = nb.source_path(course.root).relative_to(course.root)
             raise ManifestError(
                 f"{rel} is listed in {MANIFEST_NAME} but does not exist; create it or remove the entry"

@@ -28,14 +28,17 @@ def run_all_cells(path: Path, *, upto: int | None = None) -> None:
     nbformat.write(nb, str(path))
 
 
-def status(capsys: pytest.CaptureFixture[str]) -> dict[str, list[str]]:
-    """`ds2mle status` as printed, one list of columns per module slug."""
+def status(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, str]]:
+    """`ds2mle status` as printed: {module slug or "  lesson": {column: value}}, cut at the dashes' columns."""
     assert main(["status"]) == 0
-    out = capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    spans = [(m.start(), m.end()) for m in re.finditer(r"-+", lines[1])]
+    headers = [lines[0][a:b].strip() for a, b in spans]
     rows = {}
-    for line in out.splitlines()[2:]:
-        columns = re.split(r"\s{2,}", line.strip())
-        rows[columns[0]] = columns
+    for line in lines[2:]:
+        cells = [line[a:b if i < len(spans) - 1 else None].strip() for i, (a, b) in enumerate(spans)]
+        key = cells[0] if not line.startswith("  ") else f"  {cells[0]}"
+        rows[key] = dict(zip(headers, cells, strict=True))
     return rows
 
 
@@ -53,12 +56,14 @@ def test_status_before_any_progress_shows_every_module_at_zero(
     """Does a fresh clone show every module, nothing run, nothing exported and no score?"""
     course = load_course(course_root)
     rows = status(capsys)
-    assert list(rows) == [m.slug for m in course.modules]
+    assert [k for k in rows if not k.startswith("  ")] == [m.slug for m in course.modules]
     start = course.module("00")
-    assert rows["00-start-here"][1:] == [
-        "Start here", f"0/{len(start.lessons)}", f"0/{sum(len(nb.exports) for nb in start.notebooks)}", "-"
-    ]
-    assert rows["07-capstone"][2:] == ["coming soon", "-", "-"]
+    assert rows["00-start-here"]["title"] == "Start here"
+    assert rows["00-start-here"]["lessons run"] == f"0/{len(start.lessons)}"
+    assert rows["00-start-here"]["package files"] == f"0/{sum(len(nb.exports) for nb in start.notebooks)}"
+    assert rows["00-start-here"]["self-grade"] == "-"
+    assert rows["  00-how-this-course-works"]["lessons run"] == "no"
+    assert rows["07-capstone"]["lessons run"] == "coming soon"
     rows_as_data = module_progress(course)
     assert all(p.lessons_run == 0 and p.files_exported == 0 and p.score is None for p in rows_as_data)
 
@@ -76,13 +81,58 @@ def test_status_after_some_progress_counts_lessons_files_and_the_last_self_grade
 
     start = course.module("00")
     files = sum(len(nb.exports) for nb in start.notebooks)
-    expected = [f"1/{len(start.lessons)}", f"1/{files}", f"7.5/{start.points:g}"]
-    assert status(capsys)["00-start-here"][2:] == expected
+    rows = status(capsys)
+    assert rows["00-start-here"]["lessons run"] == f"1/{len(start.lessons)}"
+    assert rows["00-start-here"]["package files"] == f"1/{files}"
+    assert rows["00-start-here"]["self-grade"] == f"7.5/{start.points:g} auto"
+    assert rows["  00-how-this-course-works"]["lessons run"] == "yes"
+    assert rows["  01-setup-check"]["lessons run"] == "no"
 
     frame = status_frame(course)
     assert frame.loc["00-start-here", "lessons run"] == f"1/{len(start.lessons)}"
-    assert frame.loc["00-start-here", "self-grade"] == f"7.5/{start.points:g}"
+    assert frame.loc["00-start-here", "self-grade"] == f"7.5/{start.points:g} auto"
     assert frame.loc["07-capstone", "lessons run"] == "coming soon"
+
+
+def test_status_shows_autograded_and_hand_graded_points_apart_and_the_best_attempt(
+    course_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After 8/8 autograded with 2 points left to a person, is it "8/8 auto + 2 by hand", not "8/10"?"""
+    course = load_course(course_root)
+    record_self_grade(course, module_slug="00-start-here", score=8, max_score=10, manual_points=2)
+    assert status(capsys)["00-start-here"]["self-grade"] == "8/8 auto + 2 by hand"
+    record_self_grade(course, module_slug="00-start-here", score=5, max_score=10, manual_points=2)
+    assert status(capsys)["00-start-here"]["self-grade"] == "5/8 auto + 2 by hand (best 8/8)"
+
+
+def test_an_exercise_is_done_while_the_code_its_check_passed_on_is_in_the_package(
+    course_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Is an exercise counted once its check passed and the same code is exported, and no longer once it changes?"""
+    import linecache
+
+    from ds2mle.checks import check
+
+    course = load_course(course_root)
+    lesson = course.module("01").lessons[0]
+    copy = lesson.student_path(course_root)
+    nb = nbformat.read(str(copy), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell('@check("tiny_exercise", module="fraudguard.tiny")\ndef _(f):\n    pass'))
+    nbformat.write(nb, str(copy))
+    total = len(__import__("ds2mle.lessons", fromlist=["check_ids"]).check_ids(nb))
+    code = "def f(x):\n    return x + 1\n"
+    linecache.cache["<cell tiny>"] = (len(code), None, code.splitlines(True), "<cell tiny>")
+    namespace: dict[str, object] = {"check": check}
+    exec(compile(code, "<cell tiny>", "exec"), namespace)  # noqa: S102 - the test plays the kernel
+    monkeypatch.setenv("DS2MLE_ROOT", str(course_root))
+    exec(compile('@check("tiny_exercise", module="fraudguard.tiny")\ndef _(f):\n    pass', "<c>", "exec"), namespace)  # noqa: S102
+    capsys.readouterr()
+    row = f"  {lesson.stem}"
+    assert status(capsys)[row]["exercises done"] == f"0/{total}", "passed in the notebook, not exported yet"
+    (course.package_dir / "tiny.py").write_text('"""Tiny."""\n\n\n' + code, encoding="utf-8")
+    assert status(capsys)[row]["exercises done"] == f"1/{total}"
+    (course.package_dir / "tiny.py").write_text("def f(x):\n    return x + 2\n", encoding="utf-8")
+    assert status(capsys)[row]["exercises done"] == f"0/{total}", "the package no longer has the code that passed"
 
 
 def test_a_lesson_saved_without_running_every_cell_is_not_run(course_root: Path) -> None:
