@@ -48,6 +48,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _NOTEBOOK_DIRS = ("course", "solutions", "assignments")
+_SKELETON_SUFFIXES = (".py", ".typed")
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,9 @@ def render_reference_package(course: Course) -> dict[str, str]:
     owned = {target for nb in course.notebooks for target in nb.exports}
     for path in sorted(course.package_dir.rglob("*")):
         rel = path.relative_to(course.package_dir).as_posix()
-        if path.is_file() and "__pycache__" not in rel and rel not in owned:
+        # Skeleton files only: a learner's *.mine and *.bak copies, or anything else left beside them, are not.
+        skeleton = path.suffix in _SKELETON_SUFFIXES and "__pycache__" not in rel
+        if path.is_file() and skeleton and rel not in owned:
             files[rel] = path.read_text(encoding="utf-8")
     for nb in course.notebooks:
         for exported in render_exports(course, nb, nb.source_path(course.root)):
