@@ -197,6 +197,9 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run at once")
     verify.add_argument("--module", action="append", help="only this module (repeatable)")
     verify.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
+    verify.add_argument("--changed", action="store_true",
+                        help="skip checks that passed before on the same inputs: the notebook, the package files it "
+                             "imports, the course tooling (local use; kept in .ds2mle/verify.json)")
     verify.set_defaults(func=_cmd_verify)
 
     clean = sub.add_parser(
@@ -431,7 +434,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"  {ok:<4} {getattr(result, 'kind', ''):<8} {label} ({getattr(result, 'seconds', 0.0):.1f} s)", flush=True)
 
     print(f"Verifying {len(course.notebooks)} notebooks with {args.jobs} job(s) in a scratch copy...", flush=True)
-    results = verify(course, jobs=args.jobs, modules=args.module, cell_timeout=args.timeout, on_result=live)
+    results = verify(
+        course, jobs=args.jobs, modules=args.module, cell_timeout=args.timeout, on_result=live,
+        changed_only=args.changed,
+    )
     print()
     print(render_report(results, total_seconds=time.perf_counter() - started))
     return 0 if results and all(r.ok for r in results) else 1

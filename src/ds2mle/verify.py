@@ -30,8 +30,10 @@ files a maintainer exported by hand. Kernels see the scratch copy first on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,6 +100,7 @@ def verify(
     modules: list[str] | None = None,
     cell_timeout: int = 600,
     on_result: Callable[[CheckResult], None] | None = None,
+    changed_only: bool = False,
 ) -> list[CheckResult]:
     """Run the checks above and return one result per notebook check.
 
@@ -114,7 +117,14 @@ def verify(
         Seconds one cell may run.
     on_result : callable, optional
         Called with each result as soon as it is known (for live output).
+    changed_only : bool, default False
+        Skip a check that passed before on exactly the same inputs: the
+        notebook, the package files it uses (and theirs, transitively) and
+        the course tooling a notebook runs (the simulator, checks). Results
+        are kept in ``.ds2mle/verify.json`` in the course root. For local use;
+        CI runs everything.
     """
+    cache = _InputCache(course) if changed_only else None
     wanted = {course.module(key).slug for key in modules} if modules else None
     results: list[CheckResult] = []
 
@@ -137,17 +147,103 @@ def verify(
                     for nb in todo:
                         if refused.get(nb.label):
                             record(CheckResult(nb.label, _kind(nb), False, 0.0, refused[nb.label]))
-                    for result in pool.map(lambda n: _run_notebook(copy, n, cell_timeout), runnable):
+                    for result in pool.map(_cached(cache, _kind, lambda n: _run_notebook(copy, n, cell_timeout)),
+                                           runnable):
                         record(result)
                 lessons = [nb for nb in copy.notebooks if nb.kind == "lesson" and _has_exercises(copy, nb)]
                 lessons = [nb for nb in lessons if wanted is None or nb.module_slug in wanted]
-                for result in pool.map(lambda n: _run_learner_copy(copy, n, cell_timeout), lessons):
+                learner = _cached(cache, lambda _: "learner", lambda n: _run_learner_copy(copy, n, cell_timeout))
+                for result in pool.map(learner, lessons):
                     record(result)
                 students = [nb for nb in copy.notebooks if nb.kind == "assignment"]
                 students = [nb for nb in students if wanted is None or nb.module_slug in wanted]
-                for result in pool.map(lambda n: _check_student(copy, n, cell_timeout), students):
+                student = _cached(cache, lambda _: "student", lambda n: _check_student(copy, n, cell_timeout))
+                for result in pool.map(student, students):
                     record(result)
+    if cache is not None:
+        cache.save()
     return results
+
+
+class _InputCache:
+    """Fingerprints of each check's inputs, and which passed on them (``verify --changed``)."""
+
+    def __init__(self, course: Course) -> None:
+        self.course = course
+        self.path = course.root / ".ds2mle" / "verify.json"
+        try:
+            stored = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}
+        self.passed: dict[str, str] = stored if isinstance(stored, dict) else {}
+        self.tooling = _hash_files(sorted((course.root / "src" / "ds2mle").rglob("*.py")))
+        from ds2mle.build import render_reference_package
+
+        self.reference = render_reference_package(course)  # from the sources, so an unbuilt edit counts
+
+    def key(self, nb: NotebookEntry, kind: str) -> str:
+        """The fingerprint of one check of ``nb``: any change to its inputs changes it."""
+        texts = [self.tooling, kind, nb.source_path(self.course.root).read_text(encoding="utf-8")]
+        if kind == "student":
+            texts.append(nb.student_path(self.course.root).read_text(encoding="utf-8"))
+        for name in sorted(self._package_files(texts[2]) | set(nb.exports)):
+            texts.append(f"{name}\n{self.reference.get(name, '')}")
+        return hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
+
+    def _package_files(self, text: str) -> set[str]:
+        """The reference package files ``text`` imports, and the ones they import, transitively."""
+        package = self.course.package
+        pattern = re.compile(rf"(?:from|import)\s+{package}\.(\w+)|from\s+{package}\s+import\s+([\w, ]+)")
+        found: set[str] = set()
+        todo = [text]
+        while todo:
+            for match in pattern.finditer(todo.pop()):
+                names = [match.group(1)] if match.group(1) else [n.strip() for n in match.group(2).split(",")]
+                for name in names:
+                    file = f"{name}.py"
+                    if file in self.reference and file not in found:
+                        found.add(file)
+                        todo.append(self.reference[file])
+        return found
+
+    def fresh(self, nb: NotebookEntry, kind: str) -> bool:
+        return self.passed.get(f"{nb.label} {kind}") == self.key(nb, kind)
+
+    def remember(self, nb: NotebookEntry, result: CheckResult) -> None:
+        if result.ok:
+            self.passed[f"{nb.label} {result.kind}"] = self.key(nb, result.kind)
+        else:
+            self.passed.pop(f"{nb.label} {result.kind}", None)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.passed, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _hash_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cached(
+    cache: _InputCache | None, kind_of: Callable[[NotebookEntry], str], run: Callable[[NotebookEntry], CheckResult]
+) -> Callable[[NotebookEntry], CheckResult]:
+    """``run``, unless the cache says the same check passed on the same inputs."""
+    if cache is None:
+        return run
+
+    def maybe(nb: NotebookEntry) -> CheckResult:
+        if cache.fresh(nb, kind_of(nb)):
+            return CheckResult(nb.label, kind_of(nb), True, 0.0, "unchanged since it last passed: skipped")
+        result = run(nb)
+        cache.remember(nb, result)
+        return result
+
+    return maybe
 
 
 def render_report(results: list[CheckResult], *, total_seconds: float) -> str:

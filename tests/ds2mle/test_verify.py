@@ -53,3 +53,23 @@ def test_ds2mle_verify_is_green_on_the_whole_course() -> None:
     for nb in course.notebooks:
         assert nb.label in proc.stdout
     assert "0 failed" in proc.stdout
+
+
+@pytest.mark.slow
+def test_verify_changed_reruns_only_notebooks_whose_inputs_changed(mini_course: Path) -> None:
+    """With --changed, is an unchanged notebook skipped, and one whose imported package file changed re-run?"""
+    text = (mini_course / "course.toml").read_text(encoding="utf-8")
+    text += '\n  [[modules.lessons]]\n  notebook = "00-uses.ipynb"\n\n  [[modules.lessons]]\n  notebook = "01-alone.ipynb"\n'
+    (mini_course / "course.toml").write_text(text, encoding="utf-8")
+    write_nb(mini_course / "solutions/course/01-next/00-uses.ipynb", "from fraudguard.features import double\nassert double(3) == 6")
+    write_nb(mini_course / "solutions/course/01-next/01-alone.ipynb", "x = 1")
+    first = {r.label: r for r in verify(load_course(mini_course), jobs=2, changed_only=True)}
+    assert all(r.ok and "skipped" not in r.error for r in first.values()), first
+    second = {r.label: r for r in verify(load_course(mini_course), jobs=2, changed_only=True)}
+    assert all("skipped" in r.error for r in second.values()), second
+    lesson = mini_course / "solutions/course/00-intro/00-lesson.ipynb"
+    lesson.write_text(lesson.read_text(encoding="utf-8").replace("return 2 * x", "return x + x"), encoding="utf-8")
+    third = {r.label: r for r in verify(load_course(mini_course), jobs=2, changed_only=True)}
+    assert "skipped" not in third["00-intro/00-lesson"].error, "the notebook changed"
+    assert "skipped" not in third["01-next/00-uses"].error, "the package file it imports changed"
+    assert "skipped" in third["01-next/01-alone"].error, "nothing it uses changed"
