@@ -10,8 +10,9 @@ course (the committed notebooks are never touched). Then, as a learner and an in
 3. Formgrader opens from the Nbgrader menu and lists the module's assignment.
 
 Screenshots go to the test's tmp folder and are copied to tests/output/browser/ for a person to look at.
-Chromium is Debian's (`apt-get install chromium`); `playwright install` is never needed. Without
-Chromium or Playwright the tests skip on a laptop but fail in CI (CI=true), so they never vanish there.
+Chromium is Debian's (`apt-get install chromium`); `playwright install` is never needed. Playwright is
+the maintainers' `browser` extra (`pip install -e '.[test,browser]'`), not part of the learner's install.
+Without Chromium or Playwright the tests skip on a laptop but fail in CI (CI=true), so they never vanish there.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ TIMEOUT_MS = 120_000
 
 def missing(what: str) -> NoReturn:
     """Skip on a developer's machine; fail in CI, where the browser test must run."""
-    message = f"{what}; install it: `apt-get install chromium chromium-driver`, `pip install -e '.[test]'`"
+    message = f"{what}; install it: `apt-get install chromium chromium-driver`, `pip install -e '.[test,browser]'`"
     if os.environ.get("CI"):
         pytest.fail(f"CI must run the browser test: {message}")
     pytest.skip(message)
@@ -99,6 +100,16 @@ class Lab:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_requirements() -> None:
+    """Skip (fail in CI) before JupyterLab starts when Playwright (the `browser` extra) or Chromium is missing."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("the playwright Python package is not installed")
+    find_chromium()
 
 
 @pytest.fixture(scope="module")

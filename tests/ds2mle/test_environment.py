@@ -1,9 +1,15 @@
-"""pyproject.toml and environment.yml must list the same dependencies."""
+"""pyproject.toml and environment.yml must list the same dependencies.
+
+environment.yml is the learner's environment: the runtime dependencies and the ``test`` extra. The
+maintainers' ``browser`` extra (Playwright, for tests/browser only) stays out of it and out of the
+learner's install command, and goes into the README's test command, which CI runs.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from typing import Any
 
 from _helpers import REPO
 
@@ -46,3 +52,35 @@ def test_environment_yml_installs_the_repo_and_pins_python_311() -> None:
     text = (REPO / "environment.yml").read_text(encoding="utf-8")
     assert "- python=3.11" in text and "conda-forge" in text
     assert '-e ".[test]"' in text
+
+
+def _project() -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project
+
+
+def _readme_command(after: str) -> str:
+    """The first line of the first code block after ``after`` in README.md."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text[text.index(after):].split("```bash\n", 1)[1]
+    return block.splitlines()[0]
+
+
+def test_the_browser_extra_stays_out_of_the_learners_environment() -> None:
+    """Is Playwright (and anything else of the browser extra) left out of environment.yml and the test extra?"""
+    extras = _project()["optional-dependencies"]
+    browser = dict(_normalise(s) for s in extras["browser"])
+    assert "playwright" in browser
+    assert not browser.keys() & dict(_normalise(s) for s in extras["test"]).keys()
+    assert not browser.keys() & _conda_dependencies().keys()
+    text = (REPO / "environment.yml").read_text(encoding="utf-8")
+    for name, bound in browser.items():  # named in its comment, with the same bound, for maintainers
+        assert f"{name}{bound}" in text, f"environment.yml's comment does not name {name}{bound}"
+
+
+def test_the_learner_installs_the_test_extra_and_ci_also_the_browser_extra() -> None:
+    """Does the quick start install only `.[test]`, and the README's test command (CI's) `.[test,browser]`?"""
+    learner = _readme_command("## Self-study quick start")
+    assert learner.startswith('python -m pip install -e ".[test]" ') and "browser" not in learner, learner
+    ci = _readme_command("<!-- ci:test-command -->")
+    assert ci.startswith('python -m pip install -e ".[test,browser]" && '), ci
