@@ -71,16 +71,18 @@ _state = {"fallback": True, "record": True}
 class CheckFailed(AssertionError):
     """An exercise's check failed; the message is one sentence the learner can act on."""
 
-    def __init__(self, exercise: str, sentence: str) -> None:
+    def __init__(self, exercise: str, sentence: str, *, package_file: str | None = None) -> None:
         super().__init__(f"{exercise}: {sentence}")
         self.exercise = exercise
         self.sentence = sentence
+        self.package_file = package_file
 
     def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        target = self.package_file or "<file>"
         return [
             f"\x1b[31m✗ check {self.exercise!r} failed:\x1b[0m {self.sentence}",
             "  Fix the exercise cell above, run it, then run this check again. Stuck? Open the hints,",
-            "  or drop in the reference with `ds2mle catch-up <file>` (your own file is kept as *.mine).",
+            f"  or drop in the reference with `ds2mle catch-up {target}` (your own file is kept as *.mine).",
         ]
 
 
@@ -161,7 +163,14 @@ def check(exercise: str, *, module: str | None = None) -> Callable[[Callable[...
     """
 
     def run(fn: Callable[..., object]) -> _Outcome:
-        caller = sys._getframe(1).f_globals
+        try:
+            return _run_check(fn, sys._getframe(1).f_globals)
+        except CheckFailed as failed:
+            if module is not None and failed.package_file is None:
+                failed.package_file = module.partition(".")[2].replace(".", "/") + ".py"
+            raise
+
+    def _run_check(fn: Callable[..., object], caller: dict[str, Any]) -> _Outcome:
         params = list(inspect.signature(fn).parameters)
         names = {p: caller[p] for p in params if p in caller}
         missing = [p for p in params if p not in names]

@@ -89,7 +89,9 @@ def test_a_failing_expectation_is_one_sentence() -> None:
     with pytest.raises(CheckFailed) as caught:
         _run_cells(wrong, CHECK)
     assert caught.value.sentence == "double(3) returned 5; expected 6"
-    assert caught.value._render_traceback_()[0].endswith("double(3) returned 5; expected 6")
+    rendered = caught.value._render_traceback_()
+    assert rendered[0].endswith("double(3) returned 5; expected 6")
+    assert "`ds2mle catch-up features.py`" in rendered[-1], "the fix names the exercise's own package file"
 
 
 def test_a_stub_says_the_exercise_is_not_written_yet() -> None:
