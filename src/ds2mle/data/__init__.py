@@ -12,6 +12,9 @@ the data exists before any model does.
   ``generate_transactions(drift=...)``.
 - :func:`write_parquet` / :func:`read_transactions` move batches to and from
   disk (byte-identical Parquet for the same seed).
+- :func:`build_stream` / :func:`replay` play Paylane live: weeks of traffic in
+  time order with late labels, drift or a fault switched on at a chosen
+  moment, against a scoring function or the real service over HTTP.
 
 The full data dictionary is ``docs/paylane-data.md``.
 
@@ -27,6 +30,7 @@ True
 
 from ds2mle.data.drift import DRIFT_SCENARIOS, DriftScenario, SimulationKnobs, Statistic
 from ds2mle.data.faults import FAULTS, Fault, FaultChanges, corrupt_file, inject_fault
+from ds2mle.data.replay import HttpTarget, ReplayLog, ReplayPlan, Stream, build_stream, replay
 from ds2mle.data.transactions import (
     CHANNEL_DEVICES,
     COLUMN_DTYPES,
@@ -57,13 +61,19 @@ __all__ = [
     "DriftScenario",
     "Fault",
     "FaultChanges",
+    "HttpTarget",
+    "ReplayLog",
+    "ReplayPlan",
+    "Stream",
     "SimulationKnobs",
     "Statistic",
     "corrupt_file",
     "default_days",
     "fraud_patterns",
     "generate_transactions",
+    "build_stream",
     "inject_fault",
     "read_transactions",
+    "replay",
     "write_parquet",
 ]
