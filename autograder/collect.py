@@ -31,6 +31,8 @@ __all__ = ["DEFAULT_ZIP_PATTERN", "Submission", "collect_zip", "discover_submiss
 
 logger = logging.getLogger(__name__)
 
+_MAX_TIMESTAMP_BYTES = 200
+
 DEFAULT_ZIP_PATTERN = (
     r".*/(?P<student_id>[^/_]+)_(?:late_|LATE_)?"
     r"(?:(?P<timestamp>\d{4}-\d\d-\d\d[- ]\d\d[-:]\d\d[-:]\d\d)_)?(?:\d+_)*(?P<file_id>[^/]+\.ipynb)$"
@@ -60,11 +62,15 @@ def _timestamp(folder: Path) -> datetime | None:
     from nbgrader.utils import parse_utc
 
     path = folder / "timestamp.txt"
-    if not path.is_file() or path.is_symlink():
-        return None
     try:
-        value: datetime | None = parse_utc(path.read_text(encoding="utf-8").strip())
-    except (ValueError, OverflowError, UnicodeDecodeError):
+        if not path.is_file() or path.is_symlink():
+            return None
+        with path.open("rb") as fh:
+            text = fh.read(_MAX_TIMESTAMP_BYTES + 1)
+        if len(text) > _MAX_TIMESTAMP_BYTES:
+            raise ValueError("too long")
+        value: datetime | None = parse_utc(text.decode("utf-8").strip())
+    except Exception:  # whatever the file holds, it costs this submission its timestamp only
         logger.warning("%s is not a timestamp; the submission is recorded without one", path)
         return None
     return value

@@ -4,9 +4,12 @@ The coordinator is the only process that reads the sources (hidden tests),
 builds the notebooks to run, and writes nbgrader's gradebook. For each
 submission it
 
-1. reads each notebook defensively (missing, a symbolic link, not JSON, not
-   nbformat 4: a score of zero and the reason, without running anything);
-2. merges it with the source by the cell policy of :mod:`autograder.merge`;
+1. reads, validates and merges each notebook with :mod:`autograder.intake`,
+   which never raises: a missing file, a symbolic link, a file too large,
+   not JSON, nested too deeply, not nbformat 4 or anything else that breaks
+   the reader gives that notebook a score of zero and the reason, without
+   running anything; the merge follows the cell policy of
+   :mod:`autograder.merge`;
 3. hands a JSON job (:mod:`autograder.jobs`) to a pool of threads, each of
    which starts one sandboxed worker at a time, or to a Dask cluster
    (``scheduler``); every kernel lives in its own network namespace, so
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import copy
+import dataclasses
 import csv
 import json
 import logging
@@ -41,22 +45,14 @@ from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
-from nbformat.v4 import new_notebook
 
 from autograder.collect import DEFAULT_ZIP_PATTERN, Submission, collect_zip, discover_submissions
-from autograder.engine import NotebookResult, NotebookTotals
+from autograder.engine import NotebookResult, NotebookTotals, first_line
 from autograder.feedback import redact, render_html, write_text
 from autograder.gradebook import NotebookGrades, db_url, record_submission, register_assignment
-from autograder.jobs import (
-    SandboxMode,
-    build_job,
-    collect_extra_files,
-    failed_result,
-    finish_job,
-    run_job,
-    run_job_json,
-)
-from autograder.merge import grade_id, is_answer_cell, is_manual_cell, merge_submission
+from autograder.intake import prepare_notebook, reference_files
+from autograder.jobs import SandboxMode, collect_extra_files, failed_result, finish_job, run_job, run_job_json
+from autograder.merge import grade_id, is_answer_cell, is_manual_cell
 from autograder.sandbox import SandboxPolicy, bwrap_path
 from ds2mle.errors import GradingError
 from ds2mle.manifest import Course, Module
@@ -67,13 +63,12 @@ __all__ = [
     "GradingOptions",
     "SubmissionReport",
     "grade_assignment",
-    "load_submission",
-    "reference_files",
 ]
 
 logger = logging.getLogger(__name__)
 
-MAX_NOTEBOOK_BYTES = 20 * 1024**2
+#: Outcomes that may come from the machine rather than the notebook (load, a slow start): re-graded once, alone.
+REGRADE_OUTCOMES = frozenset({"kernel-died", "budget-exhausted", "cell-timeout", "grader-killed", "sandbox-unavailable"})
 
 
 @dataclass(frozen=True)
@@ -124,6 +119,11 @@ class SubmissionReport(NotebookTotals):
         return "completed"
 
     @property
+    def regraded(self) -> bool:
+        """Does a notebook's result come from the re-grade at the end of the batch?"""
+        return any(r.regraded for r in self.notebooks)
+
+    @property
     def reason(self) -> str:
         """One line: why points were lost, or that every test passed."""
         for r in self.notebooks:
@@ -164,100 +164,15 @@ class BatchReport:
         ]
         for outcome, count in sorted(outcomes.items(), key=lambda kv: (kv[0] != "completed", kv[0])):
             lines.append(f"  {outcome:<22}  {count:>11}")
+        regraded = sum(1 for s in self.submissions if s.regraded)
+        if regraded:
+            lines.append(f"  re-graded alone at the end (a dead kernel or a timeout on the first run): {regraded}")
         if self.csv_path is not None:
             lines.append(f"  grades: {self.csv_path}")
         return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def reference_files(course: Course, module: Module) -> dict[str, str]:
-    """The reference ``fraudguard`` as a sandbox may see it when ``module`` is graded.
-
-    Only files owned by notebooks of *earlier* modules, plus the hand-written
-    skeleton files no notebook owns (``__init__.py``, ``py.typed``).
-
-    Returns
-    -------
-    dict of str to str
-        ``"fraudguard/<path>"`` to text.
-    """
-    order = {m.slug: i for i, m in enumerate(course.modules)}
-    here = order[module.slug]
-    files: dict[str, str] = {}
-    base = course.reference_dir
-    if not base.is_dir():
-        return {f"{course.package}/__init__.py": ""}
-    for path in sorted(base.rglob("*")):
-        rel = path.relative_to(base).as_posix()
-        if not path.is_file() or path.is_symlink() or "__pycache__" in rel or path.suffix not in (".py", ".typed"):
-            continue
-        owner = course.owner_of(rel)
-        if owner is None or order[owner.module_slug] < here:
-            files[f"{course.package}/{rel}"] = path.read_text(encoding="utf-8")
-    files.setdefault(f"{course.package}/__init__.py", "")
-    return files
-
-
-def load_submission(path: Path) -> tuple[NotebookNode | None, str, str, tuple[str, ...]]:
-    """Read a submitted notebook without trusting it.
-
-    Returns
-    -------
-    notebook : NotebookNode or None
-        A clean nbformat 4 notebook rebuilt from the file's cells, or ``None``.
-    outcome : str
-        ``""`` when readable, else ``missing-notebook``, ``invalid-notebook``
-        or ``unsupported-nbformat``.
-    reason : str
-        Why it cannot be graded.
-    notes : tuple of str
-        Harmless oddities (another kernel asked for).
-    """
-    if path.is_symlink():
-        return None, "invalid-notebook", f"{path.name} is a symbolic link, not a notebook; submit the file itself", ()
-    if not path.is_file():
-        others = sorted(p.name for p in path.parent.glob("*.ipynb")) if path.parent.is_dir() else []
-        hint = f" (found: {', '.join(others)})" if others else ""
-        return None, "missing-notebook", f"{path.name} was not submitted{hint}", ()
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return None, "invalid-notebook", f"{path.name} is larger than 20 MB; clear its outputs and resubmit", ()
-    try:
-        raw = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        return None, "invalid-notebook", f"{path.name} is not UTF-8 text", ()
-    except json.JSONDecodeError as exc:
-        return None, "invalid-notebook", f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg})", ()
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells", []), list):
-        return None, "invalid-notebook", f"{path.name} is JSON but not a notebook", ()
-    version = raw.get("nbformat")
-    if version != 4:
-        return (None, "unsupported-nbformat",
-                f"{path.name} is nbformat {version!r}; only nbformat 4 can be graded: open and save it in Jupyter", ())
-    cells = []
-    for cell in raw.get("cells", []):
-        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(s for s in source if isinstance(s, str))
-        if not isinstance(source, str):
-            continue
-        meta = cell.get("metadata", {})
-        nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
-        kind = cell["cell_type"]
-        new = (nbformat.v4.new_code_cell(source) if kind == "code" else
-               nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_raw_cell(source))
-        if isinstance(nbgrader, dict):
-            new.metadata["nbgrader"] = json.loads(json.dumps(nbgrader))
-        cells.append(new)
-    notes: tuple[str, ...] = ()
-    metadata = raw.get("metadata", {})
-    kernel = metadata.get("kernelspec", {}).get("name") if isinstance(metadata, dict) and isinstance(metadata.get("kernelspec"), dict) else None
-    if kernel not in (None, "python3"):
-        notes = (f"the notebook asked for kernel {str(kernel)[:40]!r}; it was graded with python3",)
-    return new_notebook(cells=cells), "", "", notes
 
 
 def _answers(executed: NotebookNode, release: NotebookNode) -> tuple[dict[str, bool], dict[str, bool]]:
@@ -397,20 +312,21 @@ def grade_assignment(
     pending: dict[str, _Pending] = {}
     jobs: list[tuple[str, str, NotebookNode, tuple[str, ...], dict[str, Any]]] = []
     for sub in submissions:
-        files, file_notes = collect_extra_files(sub.folder)
+        try:
+            files, file_notes = collect_extra_files(sub.folder)
+        except Exception as exc:  # an unreadable folder: grade the notebooks without the extra files
+            files, file_notes = {}, [f"the submission's extra files could not be read ({type(exc).__name__}); none were copied"]
         state = pending[sub.student] = _Pending(submission=sub, files=files)
         for nb in module.assignments:
-            notebook, outcome, reason, notes = load_submission(sub.folder / nb.name)
-            empty = new_notebook(cells=[])
-            if notebook is None:
-                merged = merge_submission(submission=empty, source=sources[nb.name], release=release[nb.name])
-                state.results[nb.name] = failed_result(merged=merged, name=nb.name, reason=reason, outcome=outcome)  # type: ignore[arg-type]
-                state.executed[nb.name] = merged
-                continue
-            merged = merge_submission(submission=notebook, source=sources[nb.name], release=release[nb.name])
-            job = build_job(merged=merged, name=nb.name, student=sub.student, files=files, reference=reference,
-                            policy=policy, sandbox=options.sandbox)
-            jobs.append((sub.student, nb.name, merged, tuple(file_notes) + notes, job))
+            prepared = prepare_notebook(
+                path=sub.folder / nb.name, source=sources[nb.name], release=release[nb.name], student=sub.student,
+                files=files, reference=reference, policy=policy, sandbox=options.sandbox, notes=tuple(file_notes),
+            )
+            if prepared.job is None:
+                assert prepared.result is not None
+                state.results[nb.name], state.executed[nb.name] = prepared.result, prepared.merged
+            else:
+                jobs.append((sub.student, nb.name, prepared.merged, prepared.notes, prepared.job))
 
     reports: dict[str, SubmissionReport] = {}
     sandboxed_all = True
@@ -419,25 +335,44 @@ def grade_assignment(
 
     submit, completed, close = _executor(options)
     progress = _progress(total=len(submissions), enabled=options.progress)
+    remote = bool(options.scheduler)
     try:
         with Gradebook(url, course_id=_course_id(course)) as gb:
-            futures: dict[Any, tuple[str, str, NotebookNode, tuple[str, ...]]] = {}
-            for student, name, merged, notes, job in jobs:
-                futures[submit(job)] = (student, name, merged, notes)
-            ready = [s for s, st in pending.items() if len(st.results) == len(module.assignments)]
-            for student in ready:
-                reports[student] = _finalize(course, module, gb, pending.pop(student), sources, release, options)
-                _tick(progress, reports[student], on_submission)
-            for future in completed(list(futures)):
-                student, name, merged, notes = futures.pop(future)
-                raw = _outcome_of(future, remote=bool(options.scheduler))
-                sandboxed_all = sandboxed_all and bool(raw.get("sandboxed"))
-                result, executed = finish_job(merged=merged, name=name, outcome=raw, policy=policy, notes=notes)
+
+            def settle(student: str, name: str, result: NotebookResult, executed: NotebookNode) -> None:
                 state = pending[student]
                 state.results[name], state.executed[name] = result, executed
                 if len(state.results) == len(module.assignments):
-                    reports[student] = _finalize(course, module, gb, pending.pop(student), sources, release, options)
+                    reports[student] = _finalize_total(course, module, gb, pending.pop(student), sources, release, options)
                     _tick(progress, reports[student], on_submission)
+
+            futures: dict[Any, tuple[str, str, NotebookNode, tuple[str, ...], dict[str, Any]]] = {}
+            for student, name, merged, notes, job in jobs:
+                futures[submit(job)] = (student, name, merged, notes, job)
+            ready = [s for s, st in pending.items() if len(st.results) == len(module.assignments)]
+            for student in ready:
+                reports[student] = _finalize_total(course, module, gb, pending.pop(student), sources, release, options)
+                _tick(progress, reports[student], on_submission)
+            again: list[tuple[str, str, NotebookNode, tuple[str, ...], dict[str, Any], NotebookResult]] = []
+            for future in completed(list(futures)):
+                student, name, merged, notes, job = futures.pop(future)
+                raw = _outcome_of(future, remote=remote)
+                sandboxed_all = sandboxed_all and bool(raw.get("sandboxed"))
+                result, executed = _finish_total(merged=merged, name=name, outcome=raw, policy=policy, notes=notes)
+                if result.outcome in REGRADE_OUTCOMES:
+                    again.append((student, name, merged, notes, job, result))  # not final yet
+                    continue
+                settle(student, name, result, executed)
+            # An infrastructure-looking failure may come from the load of the batch itself: grade it once
+            # more, alone, now that nothing else runs; that second result is the final one.
+            for student, name, merged, notes, job, first in again:
+                raw = _outcome_of(next(iter(completed([submit(job)]))), remote=remote)
+                sandboxed_all = sandboxed_all and bool(raw.get("sandboxed"))
+                note = (f"re-graded alone at the end of the batch: its first run ended with {first.outcome} "
+                        f"({first.error[:120]})")
+                result, executed = _finish_total(merged=merged, name=name, outcome=raw, policy=policy,
+                                                 notes=(*notes, note))
+                settle(student, name, dataclasses.replace(result, regraded=True), executed)
     finally:
         close()
         if progress is not None:
@@ -449,6 +384,46 @@ def grade_assignment(
         assignment=module.slug, submissions=ordered, seconds=time.monotonic() - started,
         sandboxed=sandboxed_all and bool(jobs), csv_path=csv_path,
     )
+
+
+def _finish_total(
+    *, merged: NotebookNode, name: str, outcome: dict[str, Any], policy: SandboxPolicy, notes: tuple[str, ...]
+) -> tuple[NotebookResult, NotebookNode]:
+    """:func:`finish_job`, but whatever the worker's output makes it raise scores this notebook only."""
+    try:
+        return finish_job(merged=merged, name=name, outcome=outcome, policy=policy, notes=notes)
+    except Exception as exc:
+        reason = (f"the grader could not use this notebook's result ({type(exc).__name__}: {first_line(str(exc))[:160]}); "
+                  "nothing from it was used")
+        return failed_result(merged=merged, name=name, reason=reason, outcome="malformed-result", notes=notes), copy.deepcopy(merged)
+
+
+def _finalize_total(
+    course: Course,
+    module: Module,
+    gb: Any,
+    state: _Pending,
+    sources: dict[str, NotebookNode],
+    release: dict[str, NotebookNode],
+    options: GradingOptions,
+) -> SubmissionReport:
+    """:func:`_finalize`; if writing this submission's files fails, it alone is reported as not recorded."""
+    try:
+        return _finalize(course, module, gb, state, sources, release, options)
+    except Exception as exc:
+        try:
+            gb.db.rollback()
+        except Exception:  # the session is already unusable; the next submission reopens nothing
+            pass
+        why = f"{type(exc).__name__}: {first_line(str(exc))[:160]}"
+        logger.warning("warning: %s could not be recorded (%s); grade it again with --student", state.submission.student, why)
+        reason = f"the grader could not record this submission ({why}); grade it again with --student"
+        results = tuple(
+            failed_result(merged=state.executed.get(nb.name), name=nb.name, reason=reason, outcome="grader-error")
+            for nb in module.assignments
+        )
+        return SubmissionReport(student=state.submission.student, notebooks=results,
+                                seconds=time.monotonic() - state.started)
 
 
 def _course_id(course: Course) -> str:
@@ -511,7 +486,7 @@ def _finalize(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     stamp = sub.folder / "timestamp.txt"
-    if stamp.is_file() and not stamp.is_symlink():
+    if sub.timestamp is not None:  # parsed, so a short regular file
         shutil.copyfile(stamp, autograded / "timestamp.txt")
     for nb, result in zip(module.assignments, results):
         safe = redact(state.executed[nb.name], source=sources[nb.name], release=release[nb.name], result=result)
@@ -523,7 +498,7 @@ def _finalize(
                 feedback_dir / f"{nb.stem}.html",
                 render_html(safe, student=sub.student, assignment=module.slug, results=[result]),
             )
-    if options.feedback and stamp.is_file() and not stamp.is_symlink():
+    if options.feedback and sub.timestamp is not None:
         shutil.copyfile(stamp, feedback_dir / "timestamp.txt")
     return SubmissionReport(student=sub.student, notebooks=tuple(results), seconds=time.monotonic() - state.started)
 
@@ -536,13 +511,13 @@ def _write_csv(path: Path, module: Module, reports: tuple[SubmissionReport, ...]
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["student_id", "assignment", "score", "autograded_max", "manual_points", "max_score",
-                         "outcome", "reason", *columns])
+                         "outcome", "reason", "regraded", *columns])
         for report in reports:
             by_column = {f"{r.notebook.removesuffix('.ipynb')}:{t.grade_id}": ("" if t.status == "manual" else f"{t.points:g}")
                          for r in report.notebooks for t in r.tests}
             writer.writerow([
                 report.student, module.slug, f"{report.score:g}", f"{report.max_score - report.manual_points:g}",
-                f"{report.manual_points:g}", f"{report.max_score:g}", report.outcome, report.reason[:300],
+                f"{report.manual_points:g}", f"{report.max_score:g}", report.outcome, report.reason[:300], "yes" if report.regraded else "",
                 *(by_column.get(c, "") for c in columns),
             ])
     tmp.replace(path)

@@ -83,8 +83,12 @@ class NotebookResult:
         How the run ended, one word for summaries: ``completed``,
         ``cell-timeout``, ``budget-exhausted``, ``kernel-died``,
         ``grader-killed``, ``malformed-result``, ``invalid-notebook``,
-        ``unsupported-nbformat``, ``missing-notebook``, ``tampering`` or
-        ``sandbox-unavailable``.
+        ``unsupported-nbformat``, ``missing-notebook``, ``tampering``,
+        ``sandbox-unavailable`` or ``grader-error``.
+    regraded : bool
+        This result comes from a second run, alone at the end of the batch,
+        after the first ended with an outcome the machine may have caused
+        (``kernel-died``, ``budget-exhausted``, ``cell-timeout``, ...).
     """
 
     notebook: str
@@ -92,6 +96,7 @@ class NotebookResult:
     error: str = ""
     notes: tuple[str, ...] = ()
     outcome: str = "completed"
+    regraded: bool = False
 
     @property
     def score(self) -> float:
@@ -113,6 +118,7 @@ class NotebookResult:
         return {
             "notebook": self.notebook,
             "outcome": self.outcome,
+            "regraded": self.regraded,
             "error": self.error,
             "notes": list(self.notes),
             "tests": [asdict(t) for t in self.tests],
@@ -284,7 +290,9 @@ def run_notebook(
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    deadline = time.monotonic() + budget
+    # The budget counts the notebook's cells, from the moment the kernel is ready: starting a kernel is
+    # the grader's cost (bounded by ``startup_timeout``), and on a busy machine it can take many seconds.
+    deadline = time.monotonic() + budget + 120
 
     class GradingClient(NotebookClient):
         """nbclient with a time budget, an output cap and per-cell events."""
@@ -372,6 +380,9 @@ def run_notebook(
             "traceback": [],
         },
         startup_timeout=120,
+        # After a cell's reply, wait this long for its last outputs (nbclient's default, 4 s, drops them on a
+        # busy machine: a lost error or guard output would change the score).
+        iopub_timeout=15,
         shutdown_kernel="immediate",
         resources={"metadata": {"path": str(cwd)}},
     )
@@ -380,6 +391,8 @@ def run_notebook(
         client.reply = execute_reply
 
     async def on_start(notebook: NotebookNode) -> None:
+        nonlocal deadline
+        deadline = time.monotonic() + budget
         emit({"event": "kernel", "pid": _kernel_pid(client)})
 
     client.on_cell_executed = on_executed

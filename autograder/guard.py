@@ -58,6 +58,9 @@ def __ds2mle_make_guard():
 
     mime = "%(mime)s"
     shell = get_ipython()
+    # ipykernel stops its event loop 0.1 s after exit() or quit(): whether the next cells still run
+    # would depend on the machine's load. In grading, exit() only asks the (absent) front end to close.
+    shell.keepkernel_on_exit = True
     entries = {}
     volatile = {"get_ipython", "exit", "quit", "display", "__IPYTHON__", "_", "__", "___",
                 "__builtins__", "__loader__", "__spec__", "__package__", "__doc__", "__name__",

@@ -17,6 +17,7 @@ with a reason; nothing from the sandbox is executed or unpickled.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from nbformat.v4 import new_output
 from autograder.engine import CellRecord, NotebookResult, TestResult, first_line, score_cells
 from autograder.guard import strip_guard_outputs
 from autograder.merge import grade_id, is_test_cell, merge_submission
-from autograder.sandbox import SandboxPolicy, bwrap_path, slot_uid, worker_command
+from autograder.sandbox import SandboxPolicy, bwrap_path, size, slot_uid, tasks_of, worker_command
 
 __all__ = [
     "Outcome",
@@ -55,6 +56,7 @@ SandboxMode = Literal["auto", "on", "off"]
 Outcome = Literal[
     "completed", "cell-timeout", "budget-exhausted", "out-of-memory", "kernel-died", "grader-killed", "malformed-result",
     "invalid-notebook", "unsupported-nbformat", "missing-notebook", "tampering", "sandbox-unavailable",
+    "grader-error",
 ]
 
 JOB_VERSION = 1
@@ -253,7 +255,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 "cell_timeout": policy.cell_timeout,
                 "budget": policy.budget,
                 "output_bytes": policy.output_bytes,
-                "limits": policy.rlimits(),
+                "limits": _limits(policy, own_uid=bwrap is not None and os.geteuid() == 0 and bool(shutil.which("setpriv"))),
             }).encode("utf-8")
             outcome.update(_communicate(command, env=env, cwd=cwd, payload=payload,
                                         timeout=policy.budget + policy.startup_grace, sandboxed=bwrap is not None))
@@ -263,6 +265,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(scratch, ignore_errors=True)
     outcome["seconds"] = round(time.monotonic() - started, 3)
     return outcome
+
+
+def _limits(policy: SandboxPolicy, *, own_uid: bool) -> dict[str, int]:
+    """The rlimits for the worker; without a user id of its own the process limit comes on top of the user's."""
+    limits = policy.rlimits()
+    if not own_uid:  # RLIMIT_NPROC counts every process of the real user, the grader's own included
+        limits["RLIMIT_NPROC"] += sum(threads for _, threads in tasks_of(os.getuid()))
+    return limits
 
 
 def _communicate(
@@ -481,6 +491,7 @@ def finish_job(
         reason = f"the grader's result for this notebook was malformed ({exc}); nothing from it was used"
         return failed_result(merged=merged, name=name, reason=reason, outcome="malformed-result", notes=notes), executed
 
+    records = {i: _name_the_limit(r, policy) for i, r in records.items()}
     status: Outcome = "completed"
     if done is not None:
         error = done
@@ -488,6 +499,8 @@ def finish_job(
             status = "budget-exhausted"
         elif error.startswith("the notebook ran out of memory"):
             status = "out-of-memory"
+            error = (f"the notebook ran out of memory: a MemoryError at the sandbox's memory limit "
+                     f"({size(policy.memory_bytes)} per process); later cells did not run")
         elif error.startswith("the kernel died"):
             status = "kernel-died"
         elif error:
@@ -518,6 +531,9 @@ def finish_job(
         extra.append(f"{len(timeouts)} cell(s) ran longer than {policy.cell_timeout:g} s and were interrupted")
         if status == "completed":
             status = "cell-timeout"
+    hit = sorted({limit for r in records.values() for limit in _LIMIT_NAMES if f"the sandbox's limit: {limit}" in r.error})
+    for limit in hit:
+        extra.append(f"a cell hit the sandbox's limit on {_LIMIT_NAMES[limit](policy)}")
     if any("[output cut by the grader" in str(o.get("text", "")) for r in records.values() for o in r.outputs):
         extra.append(f"output longer than {policy.output_bytes} bytes per cell was cut")
     if status == "completed" and any(t.reason.startswith("tampering detected") for t in tests):
@@ -526,6 +542,30 @@ def finish_job(
         extra.append("graded without the sandbox")
     result = NotebookResult(notebook=name, tests=tuple(tests), error=error, notes=tuple(extra), outcome=status)
     return result, executed
+
+
+# What a cell's error says when one of the sandbox's limits refused it, and how the limit is named.
+_LIMIT_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("files", ("File too large", "[Errno 27]")),
+    ("scratch space", ("No space left on device", "[Errno 28]")),
+    ("processes", ("can't start new thread", "Resource temporarily unavailable", "[Errno 11]")),
+)
+_LIMIT_NAMES = {
+    "files": lambda p: f"file size ({size(p.file_bytes)} per file)",
+    "scratch space": lambda p: f"scratch space ({size(p.scratch_bytes)} for the working folder and /tmp)",
+    "processes": lambda p: f"processes ({p.processes} processes and threads)",
+}
+
+
+def _name_the_limit(record: CellRecord, policy: SandboxPolicy) -> CellRecord:
+    """A cell refused by a limit fails with a reason that names the limit, not only the OS error."""
+    if record.status != "error" or not record.error:
+        return record
+    for limit, signs in _LIMIT_SIGNS:
+        if any(sign in record.error for sign in signs):
+            text = _LIMIT_NAMES[limit](policy)
+            return dataclasses.replace(record, error=f"{record.error} (the sandbox's limit: {limit}: {text})"[:600])
+    return record
 
 
 def test_cell_indices(merged: NotebookNode) -> dict[str, int]:

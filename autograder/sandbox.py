@@ -14,18 +14,21 @@ Inside the sandbox the worker and its kernel see:
   read-only: not the course repository they come from;
 - the reference ``fraudguard`` at ``/opt/ds2mle/reference``, read-only, with
   only the files owned by notebooks of earlier modules;
-- ``/submission``: a private copy of the submission's extra files, writable,
-  the kernel's working folder;
-- ``/tmp``: a private tmpfs of bounded size;
+- ``/submission``: the kernel's working folder and the only writable space,
+  a tmpfs of bounded size (``scratch_bytes``) into which the worker copies
+  the submission's extra files (staged read-only at ``/opt/ds2mle/staged``);
+  ``/tmp`` is a link to ``/submission/.tmp``, so it shares that bound;
 - a new ``/proc`` and a minimal ``/dev``.
 
 Nothing else: no ``solutions/``, no gradebook, no other student's folder, no
 home folder, no network (a new network namespace with only loopback), no
 other processes (a new PID namespace). When the coordinator runs as root the
 worker drops to a dedicated unprivileged user id per concurrent slot (so
-``RLIMIT_NPROC`` counts only that sandbox's processes), with no capabilities
-and ``no_new_privs``; otherwise bubblewrap maps the user to ``nobody`` in a
-new user namespace and forbids nested ones.
+``RLIMIT_NPROC`` counts only that sandbox's processes; the id is reused only
+once none of its processes is left), with no capabilities and
+``no_new_privs``; otherwise bubblewrap maps the user to ``nobody`` in a new
+user namespace and forbids nested ones, and the process limit is counted on
+top of the processes the user already has.
 
 The worker itself lowers its resource limits before it starts the kernel
 (see :meth:`SandboxPolicy.rlimits`): CPU time, address space, processes,
@@ -40,19 +43,24 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "SandboxPolicy",
     "bwrap_path",
+    "reap_user",
+    "size",
+    "tasks_of",
     "sandbox_env",
     "slot_uid",
     "worker_command",
 ]
 
 INSIDE_WORK = "/submission"
+INSIDE_TMP = "/submission/.tmp"
+INSIDE_STAGED = "/opt/ds2mle/staged"
 INSIDE_LIB = "/opt/ds2mle/lib"
 INSIDE_REFERENCE = "/opt/ds2mle/reference"
 
@@ -70,25 +78,32 @@ _MIB = 1024**2
 class SandboxPolicy:
     """Limits for one submission.
 
+    Every field can be set in ``nbgrader_config.py`` as
+    ``c.SandboxPolicy.<field> = value`` (see :meth:`from_config`); ``ds2mle
+    grade`` has an option for each limit that overrides it.
+
     Attributes
     ----------
     cell_timeout : float, default 120
         Seconds one cell may run before it is interrupted.
     budget : float, default 600
-        Seconds the whole notebook may run; cells that would start later fail.
+        Seconds the notebook's cells may run, counted from the moment the
+        kernel is ready (its start-up is not the learner's); cells that would
+        start later fail.
     startup_grace : float, default 60
         Seconds on top of ``budget`` before the coordinator kills the sandbox
-        outright (kernel start-up, shutdown).
+        outright (sandbox and kernel start-up, shutdown).
     cpu_seconds : int, default 0
-        ``RLIMIT_CPU`` per process; 0 means ``budget`` plus 30 s.
-    memory_bytes : int, default 4 GiB
+        ``RLIMIT_CPU`` per process; 0 means ``budget`` plus ``startup_grace``.
+    memory_bytes : int, default 2 GiB
         ``RLIMIT_AS`` (address space) per process.
-    processes : int, default 256
-        ``RLIMIT_NPROC``: processes and threads of the sandbox's user.
-    file_bytes : int, default 256 MiB
+    processes : int, default 64
+        ``RLIMIT_NPROC``: processes and threads the submission may have at once.
+    file_bytes : int, default 100 MiB
         ``RLIMIT_FSIZE``: the largest file the notebook may write.
-    tmp_bytes : int, default 512 MiB
-        Size of the sandbox's private ``/tmp``.
+    scratch_bytes : int, default 512 MiB
+        Size of the sandbox's only writable space: a tmpfs holding the
+        working folder ``/submission`` and ``/tmp``.
     output_bytes : int, default 256 KiB
         Output kept per cell; the rest is cut with a note.
     """
@@ -97,21 +112,33 @@ class SandboxPolicy:
     budget: float = 600.0
     startup_grace: float = 60.0
     cpu_seconds: int = 0
-    memory_bytes: int = 4 * _GIB
-    processes: int = 256
-    file_bytes: int = 256 * _MIB
-    tmp_bytes: int = 512 * _MIB
+    memory_bytes: int = 2 * _GIB
+    processes: int = 64
+    file_bytes: int = 100 * _MIB
+    scratch_bytes: int = 512 * _MIB
     output_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("cell_timeout", "budget", "memory_bytes", "processes", "file_bytes", "scratch_bytes", "output_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"SandboxPolicy.{name} must be a positive number, got {value!r}")
 
     def rlimits(self) -> dict[str, int]:
         """The resource limits the worker applies to itself and its kernel, by ``resource`` name."""
         return {
-            "RLIMIT_CPU": self.cpu_seconds or int(self.budget) + 30,
+            "RLIMIT_CPU": self.cpu_seconds or int(self.budget + self.startup_grace),
             "RLIMIT_AS": self.memory_bytes,
             "RLIMIT_NPROC": self.processes,
             "RLIMIT_FSIZE": self.file_bytes,
             "RLIMIT_CORE": 0,
         }
+
+    def describe(self) -> str:
+        """The limits in one line, as reasons and the instructor guide name them."""
+        return (f"memory {size(self.memory_bytes)} per process, {self.processes} processes and threads, "
+                f"files of at most {size(self.file_bytes)}, scratch space {size(self.scratch_bytes)}, "
+                f"{self.cell_timeout:g} s per cell, {self.budget:g} s per notebook")
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict (jobs travel as JSON)."""
@@ -121,6 +148,37 @@ class SandboxPolicy:
     def from_json(cls, data: dict[str, Any]) -> SandboxPolicy:
         """The inverse of :meth:`to_json`; unknown keys are an error."""
         return cls(**data)
+
+    @classmethod
+    def from_config(cls, root: Path, **overrides: Any) -> SandboxPolicy:
+        """The limits of ``root/nbgrader_config.py`` (``c.SandboxPolicy.*``), then ``overrides`` that are not None.
+
+        Raises
+        ------
+        ValueError
+            A field that does not exist, or a value that is not a positive number.
+        """
+        values: dict[str, Any] = {}
+        config_file = root / "nbgrader_config.py"
+        if config_file.is_file():
+            from traitlets.config.loader import PyFileConfigLoader
+
+            section = PyFileConfigLoader(config_file.name, path=str(root)).load_config().get("SandboxPolicy", {})
+            values.update(dict(section))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"SandboxPolicy has no setting {unknown[0]!r}; the settings are {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+def size(n: float) -> str:
+    """``2 GiB``, ``100 MiB``, ``512 KiB``: a byte count as the limits are written."""
+    for unit, scale in (("GiB", _GIB), ("MiB", _MIB), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n:g} bytes"
 
 
 def bwrap_path() -> str | None:
@@ -146,6 +204,12 @@ class _UidPool:
         try:
             yield uid
         finally:
+            # A sandbox killed from outside is torn down by the kernel after its parent is gone: a fork
+            # bomb's thousands of processes can outlive the worker by seconds on a busy machine. The next
+            # sandbox on this uid would start with RLIMIT_NPROC already spent, so the uid is released only
+            # once none of its processes is left.
+            if os.geteuid() == 0:
+                reap_user(uid)
             with self.lock:
                 self.free.append(uid)
 
@@ -156,6 +220,44 @@ class _UidPool:
 
 # Distinct processes on one host (e.g. several Dask workers) get distinct ranges.
 _POOL = _UidPool(base=int(os.environ.get("DS2MLE_SANDBOX_UID_BASE", "0")) or 200_000 + (os.getpid() % 500) * 100)
+
+
+def tasks_of(uid: int) -> list[tuple[int, int]]:
+    """``(pid, threads)`` of every process whose owner is ``uid`` (from ``/proc``; empty off Linux)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                found.append((int(entry), len(os.listdir(f"/proc/{entry}/task"))))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def reap_user(uid: int, *, timeout: float = 60.0) -> bool:
+    """Kill every process of ``uid`` and wait until none is left; ``False`` if some outlived ``timeout``."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = tasks_of(uid)
+        if not alive:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        for pid, _ in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
 
 
 @contextmanager
@@ -187,6 +289,9 @@ def sandbox_env(*, home: str, tmp: str, pythonpath: list[str]) -> dict[str, str]
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "NUMEXPR_MAX_THREADS": "1",
+        # glibc adds a 64 MiB malloc arena whenever threads contend for one, so under load the same
+        # notebook reserves more address space and could hit RLIMIT_AS: a fixed count keeps it load-free.
+        "MALLOC_ARENA_MAX": "2",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "NBGRADER_EXECUTION": "autograde",
     }
@@ -236,7 +341,7 @@ def worker_command(
         A folder holding the filtered reference ``fraudguard`` package, or
         ``None`` to import whatever the environment has (unsandboxed only).
     policy : SandboxPolicy
-        The limits (only ``tmp_bytes`` is used here; the worker applies the rest).
+        The limits (only ``scratch_bytes`` is used here; the worker applies the rest).
     uid : int or None
         Host user id to drop to when running as root.
 
@@ -288,8 +393,10 @@ def worker_command(
         if os.path.exists(source):
             ensure_dirs(source)
             args += ["--ro-bind", source, source]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(policy.tmp_bytes), "--tmpfs", "/tmp"]
-    made.update({"/proc", "/dev", "/tmp"})
+    # The only writable space: one size-limited tmpfs for the working folder, with /tmp inside it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(policy.scratch_bytes),
+             "--tmpfs", INSIDE_WORK, "--perms", "1777", "--dir", INSIDE_TMP, "--symlink", INSIDE_TMP, "/tmp"]
+    made.update({"/proc", "/dev", "/tmp", INSIDE_WORK})
     for root in _python_roots():
         ensure_dirs(str(root) + "/x")
         args += ["--ro-bind", str(root), str(root)]
@@ -303,10 +410,11 @@ def worker_command(
     if reference is not None:
         args += ["--ro-bind", str(reference), INSIDE_REFERENCE]
         pythonpath.insert(0, INSIDE_REFERENCE)
-    args += ["--bind", str(work), INSIDE_WORK, "--chdir", INSIDE_WORK, "--clearenv"]
+    ensure_dirs(INSIDE_STAGED)
+    args += ["--ro-bind", str(work), INSIDE_STAGED, "--chdir", INSIDE_WORK, "--clearenv"]
     for key, value in sandbox_env(home="/tmp/home", tmp="/tmp", pythonpath=pythonpath).items():
         args += ["--setenv", key, value]
-    args += ["--setenv", "DS2MLE_SANDBOXED", "1"]
+    args += ["--setenv", "DS2MLE_SANDBOXED", "1", "--setenv", "DS2MLE_STAGED", INSIDE_STAGED]
     setpriv = shutil.which("setpriv")
     if os.geteuid() == 0 and uid is not None and setpriv:
         args += ["--", setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder.coordinator import load_submission, reference_files
 from autograder.engine import NotebookResult, NotebookTotals
 from autograder.gradebook import generate_release
-from autograder.jobs import SandboxMode, build_job, failed_result, finish_job, run_job
-from autograder.merge import grade_id, is_answer_cell, merge_submission
+from autograder.intake import load_submission, prepare_notebook, reference_files
+from autograder.jobs import SandboxMode, finish_job, run_job
+from autograder.merge import grade_id, is_answer_cell
 from autograder.sandbox import SandboxPolicy, bwrap_path
 from ds2mle.errors import GradingError
 from ds2mle.manifest import Course, Module
@@ -94,9 +94,10 @@ def self_grade(
                     f"{student_path.relative_to(course.root)} is missing; restore it with "
                     f"`git checkout -- {student_path.relative_to(course.root)}`"
                 )
-            submission = read_notebook(student_path)
             release = read_notebook(Path(scratch) / module.slug / nb.name)
-            started = started or has_started(submission, release)
+            submission, _, _, _ = load_submission(student_path)
+            # a file the grader cannot read counts as started: its reason is reported like a score
+            started = started or submission is None or has_started(submission, release)
             pairs.append((nb, submission, release))
         if not started:
             first = module.assignments[0].student_path(course.root).relative_to(course.root)
@@ -110,15 +111,15 @@ def self_grade(
         reference = reference_files(course, module)
         for nb, _, release in pairs:
             student_path = nb.student_path(course.root)
-            source = read_notebook(nb.source_path(course.root))
-            loaded, outcome, reason, notes = load_submission(student_path)
-            if loaded is None:
-                merged = merge_submission(submission=release, source=source, release=release)
-                results.append(failed_result(merged=merged, name=nb.name, reason=reason, outcome=outcome))  # type: ignore[arg-type]
+            prepared = prepare_notebook(
+                path=student_path, source=read_notebook(nb.source_path(course.root)), release=release,
+                student="self", files=student_path.parent, reference=reference, policy=policy, sandbox=sandbox,
+            )
+            if prepared.job is None:
+                assert prepared.result is not None
+                results.append(prepared.result)
                 continue
-            merged = merge_submission(submission=loaded, source=source, release=release)
-            job = build_job(merged=merged, name=nb.name, student="self", files=student_path.parent,
-                            reference=reference, policy=policy, sandbox=sandbox)
-            result, _ = finish_job(merged=merged, name=nb.name, outcome=run_job(job), policy=policy, notes=notes)
+            result, _ = finish_job(merged=prepared.merged, name=nb.name, outcome=run_job(prepared.job), policy=policy,
+                                   notes=prepared.notes)
             results.append(result)
     return SelfGradeReport(module=module, notebooks=tuple(results))

@@ -5,7 +5,9 @@ bubblewrap sandbox. It reads one JSON job on standard input (the merged
 notebook and the limits), so the notebook, hidden tests included, is never a
 file the learner's code could open. Then it
 
-1. lowers its own resource limits (inherited by the kernel it starts);
+1. copies the submission's extra files from their read-only staging folder
+   into its working folder (the sandbox's size-limited tmpfs), then lowers
+   its own resource limits (inherited by the kernel it starts);
 2. makes itself non-dumpable, so that the kernel, running as the same user,
    can neither ptrace it nor open its ``/proc`` files;
 3. moves its real standard output to a private descriptor and points file
@@ -48,6 +50,18 @@ def _apply_limits(limits: dict[str, int]) -> list[str]:
     return problems
 
 
+def _copy_staged(staged: Path, work: Path) -> None:
+    """Copy the staged files (contents only: the folders belong to the sandbox)."""
+    import shutil
+
+    for root, dirs, names in os.walk(staged):
+        here = work / Path(root).relative_to(staged)
+        for name in dirs:
+            (here / name).mkdir(exist_ok=True)
+        for name in names:
+            shutil.copyfile(Path(root) / name, here / name, follow_symlinks=False)
+
+
 def _no_dump() -> None:
     if not sys.platform.startswith("linux"):
         return
@@ -84,6 +98,9 @@ def main() -> int:
     except (ValueError, OSError) as exc:
         emit({"event": "done", "error": f"the grader could not read its job: {exc}"})
         return 0
+    staged = os.environ.get("DS2MLE_STAGED")
+    if staged and os.path.isdir(staged):  # into the size-limited working folder, before the limits drop
+        _copy_staged(Path(staged), Path.cwd())
     problems = _apply_limits({k: int(v) for k, v in job["limits"].items()})
     _no_dump()
     emit({"event": "start", "pid": os.getpid(), "limits": problems})

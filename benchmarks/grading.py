@@ -141,7 +141,7 @@ def main() -> int:
               f"({parallel / len(subs):.2f} s/submission)", flush=True)
 
         # the sandbox's own cost: the same right answer as one job, sandbox on and off, alternating
-        from autograder.coordinator import reference_files
+        from autograder.intake import reference_files
         from autograder.jobs import build_job, run_job
         from autograder.merge import merge_submission
         from autograder.sandbox import SandboxPolicy

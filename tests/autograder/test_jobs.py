@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.coordinator import load_submission, reference_files
 from autograder.guard import GUARD_MIME, guard_report, protected_names
+from autograder.intake import load_submission, reference_files
 from autograder.jobs import collect_extra_files, finish_job
 from autograder.sandbox import SandboxPolicy
 from ds2mle.manifest import load_course
@@ -110,6 +111,11 @@ def test_extra_files_that_would_shadow_modules_or_escape_stay_out(tmp_path: Path
         (b"\xff\xfe", "invalid-notebook", "not UTF-8"),
         (b'{"nbformat": 3, "cells": []}', "unsupported-nbformat", "nbformat 3"),
         (b'{"cells": "nope", "nbformat": 4}', "invalid-notebook", "not a notebook"),
+        # the reader itself fails: recursion while parsing, an integer too long to convert, a lone surrogate
+        (b'{"nbformat": 4, "cells": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "invalid-notebook", "nested too deeply"),
+        (b'{"nbformat": 4, "cells": [], "x": ' + b"7" * 5000 + b"}", "invalid-notebook", "could not be read (ValueError"),
+        (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = \\"\\ud800\\"", "metadata": {}}]}',
+         "invalid-notebook", "not valid Unicode"),
     ],
 )
 def test_unreadable_submissions_get_an_outcome_and_a_reason(
@@ -120,6 +126,43 @@ def test_unreadable_submissions_get_an_outcome_and_a_reason(
         path.write_bytes(content)
     nb, got, why, _ = load_submission(path)
     assert nb is None and got == outcome and reason in why
+
+
+def test_an_oversized_notebook_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Is a 300 MB file refused on its size, without a byte of it parsed?"""
+    path = tmp_path / "nb.ipynb"
+    with path.open("wb") as fh:
+        fh.truncate(300 * 1024**2)  # sparse: costs no disk
+    monkeypatch.setattr(json, "loads", lambda *a, **k: pytest.fail("the oversized file was parsed"))
+    nb, outcome, why, _ = load_submission(path)
+    assert nb is None and outcome == "invalid-notebook" and "larger than 20 MB" in why
+
+
+def test_anything_the_reader_raises_becomes_the_notebooks_result(
+    tiny_course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Does an exception nobody foresaw, in reading or merging, score that notebook 0 instead of escaping?"""
+    import autograder.intake as intake
+    source = nbformat.read(str(tiny_course / "solutions/assignments/00-tiny/double.ipynb"), as_version=4)
+    release = nbformat.read(str(tiny_course / "assignments/00-tiny/double.ipynb"), as_version=4)
+    path = tiny_course / "assignments/00-tiny/double.ipynb"
+
+    def prepare() -> intake.Prepared:
+        return intake.prepare_notebook(path=path, source=source, release=release, student="s", files={},
+                                       reference=None, policy=SandboxPolicy(), sandbox="off")
+
+    assert prepare().job is not None
+    monkeypatch.setattr(intake, "_load", lambda p: (_ for _ in ()).throw(LookupError("a reader bug")))
+    got = prepare()
+    assert got.job is None and got.result is not None and got.result.outcome == "invalid-notebook"
+    assert "could not be read (LookupError: a reader bug)" in got.result.error and got.result.score == 0
+    monkeypatch.undo()
+    real_merge = intake.merge_submission
+    monkeypatch.setattr(intake, "merge_submission",
+                        lambda **kw: real_merge(**kw) if not kw["submission"].cells else 1 / 0)
+    got = prepare()
+    assert got.job is None and got.result is not None and "could not be prepared for grading (ZeroDivisionError" in got.result.error
+    assert [t.status for t in got.result.tests] == ["failed", "failed", "manual"]
 
 
 def test_odd_cells_are_dropped_and_the_kernel_name_noted(tmp_path: Path) -> None:

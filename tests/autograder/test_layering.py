@@ -25,6 +25,7 @@ ENGINE = [
     "autograder.sandbox",
     "autograder.worker",
     "autograder.jobs",
+    "autograder.intake",
     "autograder.collect",
     "autograder.gradebook",
     "autograder.feedback",

@@ -447,6 +447,30 @@ def _nbformat5(ctx: Context) -> Built:
     return Built(json.dumps(raw).encode())
 
 
+def _deeply_nested(ctx: Context) -> Built:
+    # json.loads exhausts Python's recursion limit on this before it returns anything
+    return Built(b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ' + b"[" * 300_000 + b"]" * 300_000 + b"}")
+
+
+def _oversized(ctx: Context) -> Built:
+    nb = right(ctx)
+    nb.cells.append(new_markdown_cell("x" * (25 * 2**20)))  # 25 MB: over the 20 MB limit
+    return Built(nbformat.writes(nb).encode())
+
+
+def _reader_raises(ctx: Context) -> Built:
+    # valid JSON that json.loads refuses with a plain ValueError (int max str digits), not a JSONDecodeError
+    raw = json.loads(nbformat.writes(right(ctx)))
+    raw["metadata"]["x"] = "PLACEHOLDER"
+    return Built(json.dumps(raw).replace('"PLACEHOLDER"', "9" * 5000, 1).encode())
+
+
+def _lone_surrogate(ctx: Context) -> Built:
+    # JSON allows an escaped lone surrogate; no UTF-8 writer can write it back
+    raw = json.loads(nbformat.writes(answer(ctx, ctx.right + "\n# \ud800")))
+    return Built(json.dumps(raw).encode())
+
+
 def _wrong_kernel(ctx: Context) -> Built:
     nb = right(ctx)
     nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
@@ -553,5 +577,9 @@ CASES: list[Case] = [
     Case("b07-unicode-and-spaces", _unicode_names, FULL, "completed", r"all autograded"),
     Case("b08-extra-files", _extra_files, FULL, "completed", r"all autograded", check="shadow_notes"),
     Case("b09-empty-notebook", _empty_notebook, 0, "completed", r"NotImplementedError|NameError"),
+    Case("b11-deeply-nested", _deeply_nested, 0, "invalid-notebook", r"nested too deeply"),
+    Case("b12-oversized", _oversized, 0, "invalid-notebook", r"larger than 20 MB"),
+    Case("b13-reader-raises", _reader_raises, 0, "invalid-notebook", r"could not be read \(ValueError: Exceeds the limit"),
+    Case("b14-lone-surrogate", _lone_surrogate, 0, "invalid-notebook", r"not valid Unicode"),
     Case("b10-missing-notebook", _missing_notebook, 0, "missing-notebook", r"was not submitted \(found: split by time \(1\)\.ipynb\)"),
 ]
