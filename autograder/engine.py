@@ -62,6 +62,7 @@ class TestResult:
     points: float
     max_points: float
     reason: str = ""
+    where: str = ""  # the learner's line that raised, when a test failed inside their code
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ class NotebookResult:
         ``grader-killed``, ``malformed-result``, ``invalid-notebook``,
         ``unsupported-nbformat``, ``missing-notebook``, ``tampering``,
         ``sandbox-unavailable`` or ``grader-error``.
+    answer_errors : tuple of str
+        One line per error raised by the learner's own cells (a ``SyntaxError``
+        in an answer, ...), with the cell and line: the cause to show before
+        the tests it broke.
     regraded : bool
         This result comes from a second run, alone at the end of the batch,
         after the first ended with an outcome the machine may have caused
@@ -97,6 +102,7 @@ class NotebookResult:
     notes: tuple[str, ...] = ()
     outcome: str = "completed"
     regraded: bool = False
+    answer_errors: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -119,6 +125,7 @@ class NotebookResult:
             "notebook": self.notebook,
             "outcome": self.outcome,
             "regraded": self.regraded,
+            "answer_errors": list(self.answer_errors),
             "error": self.error,
             "notes": list(self.notes),
             "tests": [asdict(t) for t in self.tests],
@@ -171,6 +178,16 @@ class NotebookTotals:
     def manual_points(self) -> float:
         """Points that a person grades (written answers)."""
         return sum(r.manual_points for r in self.notebooks)
+
+    @property
+    def autograded_score(self) -> float:
+        """Autograded points earned (the same as :attr:`score`)."""
+        return self.score
+
+    @property
+    def autograded_max(self) -> float:
+        """Autograded points available: all points but the written answers'."""
+        return self.max_score - self.manual_points
 
 
 def score_cells(merged: NotebookNode, records: dict[int, CellRecord], *, error: str) -> list[TestResult]:

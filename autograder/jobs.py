@@ -21,12 +21,15 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +38,7 @@ from nbformat.v4 import new_output
 
 from autograder.engine import CellRecord, NotebookResult, TestResult, first_line, score_cells
 from autograder.guard import strip_guard_outputs
-from autograder.merge import grade_id, is_test_cell, merge_submission
+from autograder.merge import grade_id, is_answer_cell, is_test_cell, merge_submission
 from autograder.sandbox import SandboxPolicy, bwrap_path, size, slot_uid, tasks_of, worker_command
 
 __all__ = [
@@ -197,8 +200,11 @@ def run_job_json(job_text: str) -> str:
     return json.dumps(run_job(json.loads(job_text)))
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: dict[str, Any], on_event: Callable[[str, int | None], None] | None = None) -> dict[str, Any]:
     """Stage one job, run the worker on it and return its raw output.
+
+    ``on_event(kind, index)`` is called as the worker reports progress (``"kernel"`` when the kernel
+    is ready, ``"cell"`` with the merged cell's index as each cell ends); it is for display only.
 
     Returns
     -------
@@ -257,8 +263,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 "output_bytes": policy.output_bytes,
                 "limits": _limits(policy, own_uid=bwrap is not None and os.geteuid() == 0 and bool(shutil.which("setpriv"))),
             }).encode("utf-8")
-            outcome.update(_communicate(command, env=env, cwd=cwd, payload=payload,
-                                        timeout=policy.budget + policy.startup_grace, sandboxed=bwrap is not None))
+            outcome.update(_communicate(command, env=env, cwd=cwd, payload=payload, policy=policy,
+                                        sandboxed=bwrap is not None, on_event=on_event))
     except OSError as exc:
         outcome["error"] = f"the grader could not start the worker: {exc}"
     finally:
@@ -275,30 +281,99 @@ def _limits(policy: SandboxPolicy, *, own_uid: bool) -> dict[str, int]:
     return limits
 
 
+#: Seconds a kernel may take to become ready (nbclient's ``startup_timeout`` in the worker).
+KERNEL_STARTUP = 120.0
+_EVENT_HEAD = re.compile(rb'^\{"event": "(\w+)"(?:, "index": (\d+))?')
+
+
 def _communicate(
-    command: list[str], *, env: dict[str, str] | None, cwd: str, payload: bytes, timeout: float, sandboxed: bool
+    command: list[str],
+    *,
+    env: dict[str, str] | None,
+    cwd: str,
+    payload: bytes,
+    policy: SandboxPolicy,
+    sandboxed: bool,
+    on_event: Callable[[str, int | None], None] | None = None,
 ) -> dict[str, Any]:
+    """Run the worker; stream its lines (``on_event(kind, cell index)`` for progress); kill it on time.
+
+    The hard deadline is ``budget + startup_grace`` counted from the moment the kernel is ready (the
+    worker's ``kernel`` line), so a slow start on a busy machine never eats the notebook's time; before
+    that the kernel has ``KERNEL_STARTUP + startup_grace`` seconds.
+    """
     proc = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env, cwd=cwd, start_new_session=True,
     )
+    out = bytearray()
+    err = bytearray()
+    started = time.monotonic()
+    deadline = [started + KERNEL_STARTUP + policy.startup_grace]
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(payload)
+            proc.stdin.close()
+        except OSError:  # the worker died before reading its job: its exit status tells
+            pass
+
+    def pump_out() -> None:
+        assert proc.stdout is not None
+        pending = b""
+        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+            if len(out) <= MAX_RESULT_BYTES:
+                out.extend(chunk[: MAX_RESULT_BYTES + 1 - len(out)])
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            pending = pending[-256:]  # only a line's head is read here
+            for line in lines:
+                head = _EVENT_HEAD.match(line[:256])
+                if head is None:
+                    continue
+                if head.group(1) == b"kernel":
+                    deadline[0] = time.monotonic() + policy.budget + policy.startup_grace
+                if on_event is not None:
+                    try:
+                        on_event(head.group(1).decode(), int(head.group(2)) if head.group(2) else None)
+                    except Exception:  # a progress display never stops grading
+                        logger.debug("progress callback failed", exc_info=True)
+
+    def pump_err() -> None:
+        assert proc.stderr is not None
+        while chunk := os.read(proc.stderr.fileno(), 1 << 16):
+            err.extend(chunk)
+            del err[:-4096]
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (feed, pump_out, pump_err)]
+    for thread in threads:
+        thread.start()
     timed_out = False
     try:
-        stdout, stderr = proc.communicate(payload, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc.pid)
-        stdout, stderr = proc.communicate()
+        while True:
+            try:
+                proc.wait(timeout=max(0.0, min(1.0, deadline[0] - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline[0]:
+                    timed_out = True
+                    _kill_group(proc.pid)
+                    proc.wait()
+                    break
     finally:
         if proc.poll() is None:
             _kill_group(proc.pid)
             proc.wait()
+        for thread in threads:
+            thread.join(timeout=10)
+    stdout = bytes(out)
     kernel = _kernel_pid(stdout)
     if kernel and not sandboxed:
         _kill_group(kernel)  # unsandboxed, the kernel has a session of its own; in the sandbox it died with it
     return {
         "stdout": stdout[:MAX_RESULT_BYTES + 1].decode("utf-8", "replace"),
-        "stderr": stderr[-4096:].decode("utf-8", "replace"),
+        "stderr": bytes(err[-4096:]).decode("utf-8", "replace"),
         "returncode": proc.returncode,
         "timed_out": timed_out,
     }
@@ -506,7 +581,7 @@ def finish_job(
         elif error:
             status = "kernel-died"
     elif outcome.get("timed_out"):
-        error = (f"the notebook was stopped after {policy.budget + policy.startup_grace:g} s "
+        error = (f"the notebook was stopped {policy.budget + policy.startup_grace:g} s after its kernel was ready "
                  f"(its time budget is {policy.budget:g} s)")
         status = "budget-exhausted"
     else:
@@ -540,8 +615,76 @@ def finish_job(
         status = "tampering"
     if not outcome.get("sandboxed"):
         extra.append("graded without the sandbox")
-    result = NotebookResult(notebook=name, tests=tuple(tests), error=error, notes=tuple(extra), outcome=status)
+    by_count = {r.execution_count: i for i, r in records.items() if r.execution_count is not None}
+    cells = test_cell_indices(merged)
+    tests = [dataclasses.replace(t, where=_where(records[cells[t.grade_id]], merged, by_count))
+             if t.status == "failed" and cells.get(t.grade_id) in records else t for t in tests]
+    result = NotebookResult(notebook=name, tests=tuple(tests), error=error, notes=tuple(extra), outcome=status,
+                            answer_errors=_answer_errors(records, merged, by_count))
     return result, executed
+
+
+_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _learners(cell: NotebookNode) -> bool:
+    """A cell whose code the learner wrote or may see: an answer, or a cell without a grade id."""
+    return cell.cell_type == "code" and (is_answer_cell(cell) or grade_id(cell) is None)
+
+
+def _label(merged: NotebookNode, index: int) -> str:
+    gid = grade_id(merged.cells[index])
+    return f"your answer cell {gid}" if gid else f"cell {index + 1}"
+
+
+def _frames(record: CellRecord, merged: NotebookNode, by_count: dict[int, int]) -> list[tuple[int, int]]:
+    """``(merged index, line)`` of each traceback frame in a learner's cell, outermost first.
+
+    Only the numbers come from the kernel; the code shown is read from the coordinator's own copy.
+    """
+    found = []
+    for output in record.outputs:
+        if output.get("output_type") != "error":
+            continue
+        text = _ANSI.sub("", "\n".join(str(t) for t in output.get("traceback", [])))
+        for count, line in _FRAME.findall(text):
+            index = by_count.get(int(count))
+            if index is not None and _learners(merged.cells[index]):
+                found.append((index, int(line)))
+    return found
+
+
+def _code(merged: NotebookNode, index: int, line: int) -> str:
+    lines = merged.cells[index].source.splitlines()
+    return lines[line - 1].strip()[:120] if 0 < line <= len(lines) else ""
+
+
+def _where(record: CellRecord, merged: NotebookNode, by_count: dict[int, int]) -> str:
+    """The deepest line of the learner's code in a failed test's traceback (``""`` if none)."""
+    frames = _frames(record, merged, by_count)
+    if not frames:
+        return ""
+    index, line = frames[-1]
+    code = _code(merged, index, line)
+    return f"line {line} of {_label(merged, index)}" + (f": {code}" if code else "")
+
+
+def _answer_errors(records: dict[int, CellRecord], merged: NotebookNode, by_count: dict[int, int]) -> tuple[str, ...]:
+    """One line per learner's cell that raised: the error, the cell and the line."""
+    found = []
+    for index in sorted(records):
+        record = records[index]
+        if record.status != "error" or not _learners(merged.cells[index]):
+            continue
+        frames = _frames(record, merged, by_count)
+        if frames:
+            at, line = frames[-1]
+            code = _code(merged, at, line)
+            found.append(f"{record.error} at line {line} of {_label(merged, at)}" + (f": {code}" if code else ""))
+        else:
+            found.append(f"{record.error} in {_label(merged, index)}")
+    return tuple(found[:10])
 
 
 # What a cell's error says when one of the sandbox's limits refused it, and how the limit is named.

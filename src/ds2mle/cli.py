@@ -16,11 +16,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ds2mle import __version__
 from ds2mle.errors import Ds2mleError, GradingError, NotebookError
 from ds2mle.manifest import Course, load_course
+
+if TYPE_CHECKING:
+    from autograder.sandbox import SandboxPolicy
 
 __all__ = ["main"]
 
@@ -155,9 +158,15 @@ def _build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     grade.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                        help="submissions graded at once (default: number of cores)")
-    grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
-    grade.add_argument("--budget", type=float, default=600.0, help="seconds a whole notebook may run (default 600)")
-    grade.add_argument("--memory", type=int, default=4096, metavar="MB", help="address space per process (default 4096)")
+    # Limits: the defaults are SandboxPolicy's, or c.SandboxPolicy.* in nbgrader_config.py; an option overrides both.
+    grade.add_argument("--timeout", type=float, default=None, help="seconds a cell may run (default 120)")
+    grade.add_argument("--budget", type=float, default=None, help="seconds a notebook's cells may run (default 600)")
+    grade.add_argument("--memory", type=int, default=None, metavar="MB", help="address space per process (default 2048)")
+    grade.add_argument("--processes", type=int, default=None, metavar="N",
+                       help="processes and threads per submission (default 64)")
+    grade.add_argument("--file-size", type=int, default=None, metavar="MB", help="largest file a notebook may write (default 100)")
+    grade.add_argument("--scratch", type=int, default=None, metavar="MB",
+                       help="writable space per submission, /tmp included (default 512)")
     grade.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto",
                        help="bubblewrap sandbox: auto (where installed; default), on (required), off")
     grade.add_argument("--zip", type=Path, metavar="FILE", help="collect this LMS download first (nbgrader zip_collect)")
@@ -320,50 +329,56 @@ def _catch_up_targets(course: Course, key: str) -> list[str]:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    if args.jobs < 1 or args.timeout < 1 or args.budget <= 0 or args.memory < 256:
-        raise GradingError("-j, --timeout, --budget and --memory must be positive (--memory at least 256 MB)")
+    if args.jobs < 1:
+        raise GradingError("-j must be at least 1")
     if not args.self_grade:
         return _cmd_grade_cohort(args)
-    from autograder.selfgrade import self_grade
+    from autograder.selfgrade import progress_printer, render_report, self_grade
     from ds2mle.progress import record_self_grade
 
     course = _course()
     module = course.module(args.assignment)
+    if not module.assignments:  # the error first, before any "Grading ..." line
+        raise GradingError(f"module {module.slug} has no graded assignment yet; pick one from `ds2mle status`")
+    policy = _grading_policy(course, args)
     print(f"Grading your {module.slug} with its hidden tests (this runs your notebook)...", flush=True)
-    report = self_grade(course, module.slug, cell_timeout=args.timeout, budget=args.budget, sandbox=args.sandbox)
-    width = max((len(t.grade_id) for r in report.notebooks for t in r.tests), default=10)
-    for result in report.notebooks:
-        print(f"\n{result.notebook}")
-        for test in result.tests:
-            mark = {"passed": "PASS", "failed": "FAIL", "manual": "----"}[test.status]
-            points = f"{test.points:g}/{test.max_points:g}" if test.status != "manual" else f"?/{test.max_points:g}"
-            print(f"  {mark}  {test.grade_id:<{width}}  {points:>6}  {test.reason}")
-        if result.error:
-            print(f"  note: {result.error}")
-        for note in result.notes:
-            print(f"  note: {note}")
-    auto_max = report.max_score - report.manual_points
-    print(
-        f"\nScore: {report.score:g}/{auto_max:g} autograded"
-        + (f" (+{report.manual_points:g} points of written answers, graded by hand)" if report.manual_points else "")
-    )
+    report = self_grade(course, module.slug, policy=policy, sandbox=args.sandbox,
+                        on_progress=None if args.quiet else progress_printer(sys.stderr))
+    print(render_report(report))
     record_self_grade(
         course, module_slug=module.slug, score=report.score, max_score=report.max_score,
         manual_points=report.manual_points,
     )
-    return 0
+    return 0 if report.passed else 1  # scriptable: 1 when any autograded test failed
+
+
+def _grading_policy(course: Course, args: argparse.Namespace) -> SandboxPolicy:
+    """The limits of nbgrader_config.py, overridden by the command line's options."""
+    from autograder.sandbox import SandboxPolicy
+
+    mb = 1024**2
+    if args.memory is not None and args.memory < 256:
+        raise GradingError(f"--memory {args.memory} is too small for a Python kernel; give at least 256 (MB)")
+    try:
+        return SandboxPolicy.from_config(
+            course.root, cell_timeout=args.timeout, budget=args.budget,
+            memory_bytes=args.memory * mb if args.memory is not None else None, processes=args.processes,
+            file_bytes=args.file_size * mb if args.file_size is not None else None,
+            scratch_bytes=args.scratch * mb if args.scratch is not None else None,
+        )
+    except (ValueError, TypeError) as exc:
+        raise GradingError(f"{exc}; fix nbgrader_config.py or the option") from None
 
 
 def _cmd_grade_cohort(args: argparse.Namespace) -> int:
     from autograder.collect import DEFAULT_ZIP_PATTERN
     from autograder.coordinator import GradingOptions, SubmissionReport, grade_assignment
-    from autograder.sandbox import SandboxPolicy
 
     course = _course()
     module = course.module(args.assignment)
     options = GradingOptions(
         jobs=args.jobs,
-        policy=SandboxPolicy(cell_timeout=float(args.timeout), budget=args.budget, memory_bytes=args.memory * 1024**2),
+        policy=_grading_policy(course, args),
         sandbox=args.sandbox,
         scheduler=args.scheduler,
         feedback=args.feedback,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.selfgrade import self_grade
+from autograder.selfgrade import render_report, self_grade
 from ds2mle.cli import main
 from ds2mle.errors import GradingError
 from ds2mle.manifest import load_course
@@ -74,14 +74,61 @@ def answer(root: Path, code: str) -> None:
     write_notebook(nb, path)
 
 
-def test_reference_solution_scores_full_marks(repo_copy: Callable[[], Path]) -> None:
+def test_reference_solution_scores_full_marks_and_exits_0(
+    repo_copy: Callable[[], Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = repo_copy()
     solution = read_notebook(root / "solutions/assignments/00-start-here/split-by-time.ipynb")
     code = next(c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "split_by_time")
     answer(root, re.sub(r"\s*### (BEGIN|END) SOLUTION", "", code))
     report = self_grade(load_course(root), "00")
-    assert report.score == 8 and report.manual_points == 2
+    assert report.score == 8 and report.manual_points == 2 and report.passed
+    assert (report.autograded_score, report.autograded_max) == (8, 8)
     assert all(t.status in ("passed", "manual") for r in report.notebooks for t in r.tests)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("DS2MLE_ROOT", raising=False)
+    assert main(["grade", "--self", "00"]) == 0
+    assert "Score: 8/8 autograded (+2 points of written answers, graded by hand)" in capsys.readouterr().out
+
+
+SYNTAX_ERROR = """#| export
+def split_by_time(transactions, *, test_fraction=0.2):
+    ordered = transactions.sort_values("timestamp"
+    return ordered, ordered
+"""
+
+RUNTIME_ERROR = """#| export
+def split_by_time(transactions, *, test_fraction=0.2):
+    if not 0 < test_fraction < 1:
+        raise ValueError(test_fraction)
+    ordered = transactions.sort_values("ts")
+    return ordered, ordered
+"""
+
+
+def test_a_syntax_error_in_the_answer_is_shown_first_with_its_cell_and_line(repo_copy: Callable[[], Path]) -> None:
+    """Does the learner see the SyntaxError itself, not a NameError in every test?"""
+    root = repo_copy()
+    answer(root, SYNTAX_ERROR)
+    report = self_grade(load_course(root), "00")
+    (nb,) = report.notebooks
+    assert nb.answer_errors and re.match(
+        r"SyntaxError: .* at line 3 of your answer cell split_by_time: ordered = transactions.sort_values", nb.answer_errors[0]
+    ), nb.answer_errors
+    text = render_report(report)
+    assert text.index("SyntaxError") < text.index("FAIL"), text
+
+
+def test_a_runtime_error_in_the_learners_function_shows_the_line_that_raised(repo_copy: Callable[[], Path]) -> None:
+    """Does a KeyError raised inside the learner's function point at the learner's line?"""
+    root = repo_copy()
+    answer(root, RUNTIME_ERROR)
+    report = self_grade(load_course(root), "00")
+    failed = [t for r in report.notebooks for t in r.tests if t.status == "failed"]
+    visible = next(t for t in failed if t.grade_id == "test_split_by_time_visible")
+    assert visible.reason.startswith("KeyError: 'ts'")
+    assert visible.where == 'line 5 of your answer cell split_by_time: ordered = transactions.sort_values("ts")'
+    assert 'raised at line 5 of your answer cell split_by_time' in render_report(report)
 
 
 def test_a_correct_solution_written_differently_passes(repo_copy: Callable[[], Path]) -> None:
@@ -118,12 +165,17 @@ def test_cli_prints_one_row_per_test_and_records_progress(
     monkeypatch.delenv("DS2MLE_ROOT", raising=False)
     assert main(["export", NOTEBOOK]) == 0
     assert "def split_by_time" in (root / "src/fraudguard/splits.py").read_text(encoding="utf-8")
-    assert main(["grade", "--self", "00"]) == 0
-    out = capsys.readouterr().out
+    assert main(["grade", "--self", "00"]) == 1  # a failed test: scripts can tell
+    captured = capsys.readouterr()
+    out = captured.out
+    # signs of life while it runs (stderr is not a terminal here: one line per stage)
+    assert "split-by-time.ipynb: starting a sandboxed kernel" in captured.err
+    assert "split-by-time.ipynb: kernel ready, running your cells" in captured.err
+    assert re.search(r"split-by-time.ipynb: ran (\d+)/\1 cells", captured.err), captured.err
     assert re.search(r"PASS\s+test_split_by_time_visible\s+2/2", out)
     assert re.search(r"FAIL\s+test_split_by_time_edge_cases\s+0/3\s+AssertionError: rows sharing the cut-off", out)
     assert re.search(r"----\s+leakage_explained\s+\?/2\s+graded by hand", out)
     assert "Score: 2/8 autograded (+2 points of written answers, graded by hand)" in out
     assert main(["status"]) == 0
     status = capsys.readouterr().out
-    assert re.search(r"00-start-here .* 1/1 .* 2/10", status)
+    assert re.search(r"00-start-here .* 1/1 .* 2/8 auto \+ 2 by hand", status)
