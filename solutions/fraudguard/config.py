@@ -12,13 +12,20 @@ Hyperparameters are not settings: they are arguments of
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "describe_settings_error", "load_settings"]
+
+ENV_PREFIX: Final = "FRAUDGUARD_"
+"""The setting ``name`` is read from the environment variable ``FRAUDGUARD_<NAME>``."""
+
+_REGISTRY_URI: Final = re.compile(r"^models:/[A-Za-z0-9_.-]+(?:@[A-Za-z0-9_-]+|/[0-9]+)$")
 
 
 class Settings(BaseSettings):
@@ -40,7 +47,7 @@ class Settings(BaseSettings):
     ...
     """
 
-    model_config = SettingsConfigDict(env_prefix="FRAUDGUARD_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     data_path: Path = Field(
         default=Path("data/transactions.parquet"),
@@ -64,8 +71,11 @@ class Settings(BaseSettings):
     history_path: Path | None = Field(
         default=None, description="Recent transactions the service uses for point-in-time features."
     )
-    threshold: float = Field(
-        default=0.5, gt=0.0, lt=1.0, description="Flag a transaction at or above this score."
+    threshold: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Flag a transaction at or above this score; None uses the threshold stored with the model.",
     )
     max_batch_size: int = Field(
         default=1_000, ge=1, le=100_000, description="Most rows one /predict-batch may carry."
@@ -77,11 +87,23 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: Any) -> Any:
+        """Accept ``debug`` as well as ``DEBUG``; anything that is not a string is left for pydantic to judge."""
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("model_uri")
+    @classmethod
+    def _registry_uri_names_a_version(cls, value: str) -> str:
+        """Refuse a ``models:/`` URI without an alias or a version, such as ``models:/fraudguard``."""
+        if value.startswith("models:/") and not _REGISTRY_URI.match(value):
+            raise ValueError(
+                f"{value!r} names no alias or version; expected models:/<name>@<alias> "
+                "(e.g. models:/fraudguard@production) or models:/<name>/<version>"
+            )
+        return value
 
     @property
     def resolved_tracking_uri(self) -> str:
-        """The MLflow tracking URI: ``tracking_uri``, or ``sqlite:///<artifacts_dir>/mlflow.db``."""
+        """The MLflow tracking URI: ``tracking_uri``, or ``sqlite:///<absolute artifacts_dir>/mlflow.db``."""
         if self.tracking_uri:
             return self.tracking_uri
         return f"sqlite:///{(self.artifacts_dir / 'mlflow.db').resolve().as_posix()}"
@@ -103,6 +125,41 @@ def load_settings(**overrides: Any) -> Settings:
     Raises
     ------
     pydantic.ValidationError
-        If any value is invalid; the message names every bad field.
+        If any value is invalid; :func:`describe_settings_error` says it in one line.
     """
     return Settings(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def describe_settings_error(error: ValidationError, *, arguments: Collection[str] = ()) -> str:
+    """Say in one line which settings are invalid, where each came from, and what was expected.
+
+    Parameters
+    ----------
+    error : pydantic.ValidationError
+        Raised by :class:`Settings` or :func:`load_settings`.
+    arguments : collection of str, optional
+        Names of the settings that were given as arguments; every other value
+        came from a ``FRAUDGUARD_<NAME>`` environment variable.
+
+    Returns
+    -------
+    str
+        ``invalid settings: `` and one ``<where>=<value>: <what was expected>`` part per
+        bad value, joined with ``; ``.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_settings(port=70_000)
+    ... except ValidationError as exc:
+    ...     message = describe_settings_error(exc, arguments=["port"])
+    >>> message
+    'invalid settings: port=70000 (argument): Input should be less than or equal to 65535'
+    """
+    parts = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "settings"
+        value = problem.get("input")
+        where = f"{name}={value!r} (argument)" if name in arguments else f"{ENV_PREFIX}{name.upper()}={value!r}"
+        parts.append(f"{where}: {problem['msg']}")
+    return "invalid settings: " + "; ".join(parts)

@@ -11,6 +11,7 @@ message says what was found, what was expected and how to fix it::
     ├── DataError(ValueError)            a file or frame lacks the columns, types or values expected
     ├── FeatureError(ValueError)         features cannot be computed for these rows
     │   └── UnsupportedCurrencyError     no exchange rate for a transaction's currency
+    ├── SettingsError(ValueError)        a setting (environment variable or option) has an invalid value
     ├── ArtifactError                    a model file is missing, was changed, or holds untrusted types
     ├── RegistryError                    no such registered model, version or alias
     └── BatchTooLargeError(ValueError)   a request carries more rows than the service accepts
@@ -25,6 +26,7 @@ __all__ = [
     "FeatureError",
     "FraudguardError",
     "RegistryError",
+    "SettingsError",
     "UnsupportedCurrencyError",
 ]
 
@@ -43,6 +45,10 @@ class FeatureError(FraudguardError, ValueError):
 
 class UnsupportedCurrencyError(FeatureError):
     """A transaction is in a currency the feature pipeline has no exchange rate for."""
+
+
+class SettingsError(FraudguardError, ValueError):
+    """A setting has an invalid value; the message names the environment variable or option to fix."""
 
 
 class ArtifactError(FraudguardError):

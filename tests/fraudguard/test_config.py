@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fraudguard.config import Settings, load_settings
+from fraudguard.config import Settings, describe_settings_error, load_settings
 from pydantic import ValidationError
 
 
@@ -42,6 +42,7 @@ def test_environment_overrides_defaults_and_arguments_override_environment(
         ("log_level", "LOUD"),
         ("model_name", "has spaces"),
         ("model_uri", ""),
+        ("model_uri", "models:/fraudguard"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(field: str, value: object) -> None:
@@ -65,3 +66,38 @@ def test_default_tracking_uri_is_a_sqlite_file_in_the_artifacts_dir(tmp_path: Pa
     assert settings.resolved_tracking_uri == f"sqlite:///{(tmp_path / 'artifacts' / 'mlflow.db').as_posix()}"
     assert not (tmp_path / "artifacts").exists(), "building settings must not create folders"
     assert load_settings(tracking_uri="http://mlflow:5000").resolved_tracking_uri == "http://mlflow:5000"
+
+
+def test_threshold_defaults_to_the_one_stored_with_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Is the threshold None (the model's cost-chosen one) unless someone sets it, and still range-checked?"""
+    monkeypatch.delenv("FRAUDGUARD_THRESHOLD", raising=False)
+    assert load_settings().threshold is None
+    monkeypatch.setenv("FRAUDGUARD_THRESHOLD", "0.3")
+    assert load_settings().threshold == 0.3
+    with pytest.raises(ValidationError, match="less than 1"):
+        Settings(threshold=1.5)
+
+
+@pytest.mark.parametrize("uri", ["models:/fraudguard@production", "models:/fraudguard/3", "artifacts/model-1"])
+def test_model_uris_with_an_alias_a_version_or_a_directory_are_accepted(uri: str) -> None:
+    assert load_settings(model_uri=uri).model_uri == uri
+
+
+def test_a_bad_environment_variable_is_described_in_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Does the message name FRAUDGUARD_PORT and its value, and every other bad value too?"""
+    monkeypatch.setenv("FRAUDGUARD_PORT", "abc")
+    monkeypatch.setenv("FRAUDGUARD_LOG_LEVEL", "LOUD")
+    with pytest.raises(ValidationError) as caught:
+        load_settings()
+    line = describe_settings_error(caught.value)
+    assert "\n" not in line
+    assert line.startswith("invalid settings: FRAUDGUARD_PORT='abc': Input should be a valid integer")
+    assert "FRAUDGUARD_LOG_LEVEL='LOUD'" in line
+
+
+def test_a_bad_argument_is_named_as_an_argument_not_a_variable() -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(port=70_000)
+    assert describe_settings_error(caught.value, arguments=["port"]) == (
+        "invalid settings: port=70000 (argument): Input should be less than or equal to 65535"
+    )

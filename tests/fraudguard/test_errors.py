@@ -12,7 +12,9 @@ def test_every_public_error_is_a_fraudguard_error(name: str) -> None:
     assert issubclass(getattr(errors, name), errors.FraudguardError)
 
 
-@pytest.mark.parametrize("cls", [errors.DataError, errors.FeatureError, errors.BatchTooLargeError])
+@pytest.mark.parametrize(
+    "cls", [errors.DataError, errors.FeatureError, errors.SettingsError, errors.BatchTooLargeError]
+)
 def test_input_errors_are_also_value_errors(cls: type[Exception]) -> None:
     """Can a caller who knows nothing of fraudguard still catch bad input as ValueError?"""
     assert issubclass(cls, ValueError)
