@@ -67,47 +67,55 @@ LABEL_COLUMNS: Final[tuple[str, ...]] = ("is_fraud", "label_available_at")
 logger = logging.getLogger(__name__)
 
 
-def load_transactions(path: str | Path, *, require_labels: bool = False) -> pd.DataFrame:
-    """Read a Parquet or CSV file of transactions with explicit dtypes.
+def _utc(values: pd.Series, *, column: str, problems: list[str]) -> pd.Series | None:
+    """Parse ``values`` as time-zone-aware timestamps and convert them to UTC.
 
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        A ``.parquet`` or ``.csv`` file.
-    require_labels : bool, default False
-        Also require ``is_fraud`` and ``label_available_at`` (for training).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The file's rows, in file order, with the dtypes of :func:`coerce_transactions`.
-
-    Raises
-    ------
-    DataError
-        If the file is missing or has another extension, or its columns fail
-        :func:`coerce_transactions`.
+    Accepts aware datetimes or ISO 8601 text with an offset (``+01:00``, ``Z``). Returns None and
+    appends a sentence to ``problems`` when the values are naive, unparsable, lack an offset, or
+    (for ``timestamp`` only) are missing; ``label_available_at`` may be missing (no label yet).
     """
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(
-            f"no transactions file at {file}; check the path (or the FRAUDGUARD_DATA_PATH setting)"
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values
+    elif pd.api.types.is_datetime64_dtype(values.dtype):
+        problems.append(
+            f"{column} has no time zone (naive datetimes); expected UTC or an explicit offset, "
+            "e.g. 2026-01-01T09:30:00+00:00"
         )
-    suffix = file.suffix.lower()
-    if suffix == ".parquet":
-        raw = pd.read_parquet(file)
-    elif suffix == ".csv":
-        # Read every column as text first: type conversion is coerce_transactions' job, in one place.
-        raw = pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""])
-        if "amount_cents" in raw.columns:
-            raw["amount_cents"] = pd.to_numeric(raw["amount_cents"], errors="coerce")
-        if "is_fraud" in raw.columns:
-            raw["is_fraud"] = pd.to_numeric(raw["is_fraud"], errors="coerce")
+        return None
     else:
-        raise DataError(f"{file} has the extension {suffix!r}; expected .parquet or .csv")
-    frame = coerce_transactions(raw, require_labels=require_labels)
-    logger.info("loaded %d transactions from %s", len(frame), file)
-    return frame
+        text = values.astype("string")
+        try:
+            parsed = pd.to_datetime(text, format="ISO8601", utc=True)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{column} has values that are not ISO 8601 timestamps ({exc})")
+            return None
+        has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+        naive = int((text.notna() & ~has_offset.fillna(False).astype(bool)).sum())
+        if naive:
+            problems.append(
+                f"{column} has {naive} values without a time zone; expected an offset such as +00:00 or Z"
+            )
+            return None
+    if column == "timestamp" and parsed.isna().any():
+        problems.append(
+            f"timestamp is missing in {int(parsed.isna().sum())} rows; every transaction needs one"
+        )
+        return None
+    utc: pd.Series = parsed.dt.tz_convert("UTC").dt.as_unit("ns")
+    return utc
+
+
+def _whole_numbers(values: pd.Series, *, column: str, dtype: str, problems: list[str]) -> pd.Series | None:
+    """Convert ``values`` to the integer ``dtype``; refuse (append a problem, return None) missing or fractional values."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() | (numbers != numbers.round())
+    if bad.any():
+        problems.append(
+            f"{column} has {int(bad.sum())} missing or non-integer values; expected whole numbers"
+        )
+        return None
+    converted: pd.Series = numbers.astype(dtype)  # type: ignore[call-overload]  # a dtype name chosen above
+    return converted
 
 
 def coerce_transactions(frame: pd.DataFrame, *, require_labels: bool = False) -> pd.DataFrame:
@@ -167,47 +175,49 @@ def coerce_transactions(frame: pd.DataFrame, *, require_labels: bool = False) ->
     return out
 
 
-def _utc(values: pd.Series, *, column: str, problems: list[str]) -> pd.Series | None:
-    """Parse ``values`` as time-zone-aware timestamps and convert them to UTC."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        parsed = values
-    elif pd.api.types.is_datetime64_dtype(values.dtype):
-        problems.append(
-            f"{column} has no time zone (naive datetimes); expected UTC or an explicit offset, "
-            "e.g. 2026-01-01T09:30:00+00:00"
-        )
-        return None
-    else:
-        text = values.astype("string")
-        try:
-            parsed = pd.to_datetime(text, format="ISO8601", utc=True)
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{column} has values that are not ISO 8601 timestamps ({exc})")
-            return None
-        has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
-        naive = int((text.notna() & ~has_offset.fillna(False).astype(bool)).sum())
-        if naive:
-            problems.append(
-                f"{column} has {naive} values without a time zone; expected an offset such as +00:00 or Z"
-            )
-            return None
-    if column == "timestamp" and parsed.isna().any():
-        problems.append(
-            f"timestamp is missing in {int(parsed.isna().sum())} rows; every transaction needs one"
-        )
-        return None
-    utc: pd.Series = parsed.dt.tz_convert("UTC").dt.as_unit("ns")
-    return utc
+def load_transactions(path: str | Path, *, require_labels: bool = False) -> pd.DataFrame:
+    """Read a Parquet or CSV file of transactions with explicit dtypes.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.parquet`` or ``.csv`` file.
+    require_labels : bool, default False
+        Also require ``is_fraud`` and ``label_available_at`` (for training).
 
-def _whole_numbers(values: pd.Series, *, column: str, dtype: str, problems: list[str]) -> pd.Series | None:
-    """Convert ``values`` to an integer dtype, refusing missing or fractional values."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() | (numbers != numbers.round())
-    if bad.any():
-        problems.append(
-            f"{column} has {int(bad.sum())} missing or non-integer values; expected whole numbers"
+    Returns
+    -------
+    pandas.DataFrame
+        The file's rows, in file order, with the dtypes of :func:`coerce_transactions`.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, has another extension, is truncated or
+        corrupted, or its columns fail :func:`coerce_transactions`.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(
+            f"no transactions file at {file}; check the path (or the FRAUDGUARD_DATA_PATH setting)"
         )
-        return None
-    converted: pd.Series = numbers.astype(dtype)  # type: ignore[call-overload]  # a dtype name chosen above
-    return converted
+    suffix = file.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise DataError(f"{file} has the extension {suffix!r}; expected .parquet or .csv")
+    try:
+        if suffix == ".parquet":
+            raw = pd.read_parquet(file)
+        else:
+            # Every column as text first: type conversion is coerce_transactions' job, in one place.
+            raw = pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid and pandas' ParserError are ValueErrors
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{file} is truncated or corrupted ({reason}); regenerate it with the job that wrote it, or copy it again from its source"
+        ) from exc
+    for column in ("amount_cents", "is_fraud"):
+        if suffix == ".csv" and column in raw.columns:
+            raw[column] = pd.to_numeric(raw[column], errors="coerce")
+    frame = coerce_transactions(raw, require_labels=require_labels)
+    logger.info("loaded %d transactions from %s", len(frame), file)
+    return frame

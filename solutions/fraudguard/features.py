@@ -342,6 +342,7 @@ class TransactionFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc
 
 
 def _require_columns(X: pd.DataFrame) -> None:
+    """Raise FeatureError naming every raw column the features need that ``X`` lacks."""
     missing = [c for c in _RAW_COLUMNS + CATEGORICAL_COLUMNS if c not in X.columns]
     if missing:
         raise FeatureError(f"cannot compute features: missing columns {', '.join(missing)}")

@@ -77,3 +77,39 @@ def test_input_frame_is_not_modified(transactions: pd.DataFrame) -> None:
     coerce_transactions(transactions)
     pd.testing.assert_frame_equal(transactions, before)
     assert set(REQUIRED_COLUMNS) <= set(transactions.columns)
+
+
+def _truncated(path: Path, good: bytes) -> None:
+    path.write_bytes(good[: len(good) // 2])
+
+
+def _garbage(path: Path, good: bytes) -> None:
+    path.write_bytes(b"\x00garbage, not a Parquet file\xff" * 40)
+
+
+def _bad_footer(path: Path, good: bytes) -> None:
+    """Keep the magic bytes and the footer length, scramble the footer itself (a thrift error)."""
+    length = int.from_bytes(good[-8:-4], "little")
+    path.write_bytes(good[: -8 - length] + bytes(range(256)) * (length // 256) + b"\x07" * (length % 256) + good[-8:])
+
+
+@pytest.mark.parametrize("damage", [_truncated, _garbage, _bad_footer], ids=["truncated", "garbage", "bad-footer"])
+def test_a_corrupted_parquet_file_is_a_data_error_naming_the_file(
+    transactions: pd.DataFrame, tmp_path: Path, damage: object
+) -> None:
+    """Is a damaged Parquet file reported as fraudguard's DataError, not pyarrow's ArrowInvalid or OSError?"""
+    write_parquet(transactions.head(200), tmp_path / "good.parquet")
+    damage(tmp_path / "bad.parquet", (tmp_path / "good.parquet").read_bytes())  # type: ignore[operator]
+    with pytest.raises(DataError, match=r"bad\.parquet is truncated or corrupted \(.+\); regenerate it"):
+        load_transactions(tmp_path / "bad.parquet")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['transaction_id,timestamp\n1,2,3,4\n"unclosed,5\n', ""],
+    ids=["ragged", "empty"],
+)
+def test_a_broken_csv_is_a_data_error_naming_the_file(tmp_path: Path, text: str) -> None:
+    (tmp_path / "broken.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=r"broken\.csv is truncated or corrupted"):
+        load_transactions(tmp_path / "broken.csv")
