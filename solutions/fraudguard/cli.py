@@ -6,7 +6,8 @@
 Each command reads :class:`~fraudguard.config.Settings` (environment first,
 then the command's options), calls one package function, and reports in one
 line. Logging is configured here, in the entry point, and nowhere else. A
-user error (a missing file, a bad setting) prints one line and exits 1; a
+user error (a missing or corrupted file, a bad setting) prints one line and
+exits 1; a usage error (a missing or out-of-range option) exits 2; a
 traceback means a bug.
 
 Heavy modules (pandas, scikit-learn, MLflow, uvicorn) are imported inside
@@ -20,13 +21,13 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from fraudguard.config import Settings, load_settings
-from fraudguard.errors import FraudguardError
+from fraudguard.config import ENV_PREFIX, Settings, describe_settings_error, load_settings
+from fraudguard.errors import FraudguardError, SettingsError
 
 if TYPE_CHECKING:
     from fraudguard.train import FraudModel
@@ -44,29 +45,58 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _setting_help(text: str, name: str, *, unset: str = "none") -> str:
+    """``text`` plus the setting's environment variable and default value, read from :class:`Settings`."""
+    default = Settings.model_fields[name].default
+    return f"{text} [env var: {ENV_PREFIX}{name.upper()}; default: {unset if default is None else default}]"
+
+
+def _fraction(value: float) -> float:
+    """Refuse a share outside (0, 1) as a usage error that names the option."""
+    if not 0.0 < value < 1.0:
+        raise typer.BadParameter(f"must be between 0 and 1 (exclusive), got {value:g}")
+    return value
+
+
 ModelUri = Annotated[
     str | None,
-    typer.Option(help="A models:/name@alias URI or a model directory. [default: FRAUDGUARD_MODEL_URI]"),
+    typer.Option(help=_setting_help("A models:/name@alias URI or a model directory.", "model_uri")),
 ]
 HistoryPath = Annotated[
     Path | None,
-    typer.Option(help="Earlier transactions for point-in-time features. [default: FRAUDGUARD_HISTORY_PATH]"),
+    typer.Option(help=_setting_help("Earlier transactions for point-in-time features.", "history_path")),
 ]
 
 
 def configure_logging(level: str) -> None:
-    """Send log records of ``level`` and above to stderr, one line each."""
+    """Send log records of ``level`` and above to stderr, one line each (time, level, logger, message)."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True
     )
 
 
+def _settings(**options: Any) -> Settings:
+    """The settings for a command: environment, then the options it was given.
+
+    Raises
+    ------
+    SettingsError
+        One line naming each invalid value's environment variable or option.
+    """
+    try:
+        return load_settings(**options)
+    except ValidationError as exc:
+        given = [name for name, value in options.items() if value is not None]
+        raise SettingsError(describe_settings_error(exc, arguments=given)) from exc
+
+
 @app.command()
 def train(
-    data: Annotated[
-        Path | None, typer.Option(help="Labelled transactions. [default: FRAUDGUARD_DATA_PATH]")
-    ] = None,
-    test_fraction: Annotated[float, typer.Option(help="Share of the latest rows held out.")] = 0.2,
+    data: Annotated[Path | None, typer.Option(help=_setting_help("Labelled transactions.", "data_path"))] = None,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of the latest rows held out, between 0 and 1.", callback=_fraction)
+    ] = 0.2,
     learning_rate: Annotated[float, typer.Option(help="Gradient boosting learning rate.")] = 0.1,
     max_iter: Annotated[int, typer.Option(help="Number of boosting iterations.")] = 150,
     max_leaf_nodes: Annotated[int, typer.Option(help="Leaves per tree.")] = 31,
@@ -78,7 +108,7 @@ def train(
     """Train on labelled data, log the run to MLflow and register a new model version."""
     from fraudguard.data import load_transactions
 
-    settings = load_settings(data_path=data)
+    settings = _settings(data_path=data)
     transactions = load_transactions(settings.data_path, require_labels=True)
 
     from fraudguard import registry
@@ -118,71 +148,6 @@ def train(
     )
 
 
-@app.command()
-def serve(
-    host: Annotated[
-        str | None, typer.Option(help="Interface to listen on. [default: FRAUDGUARD_HOST]")
-    ] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port. [default: FRAUDGUARD_PORT]")] = None,
-    model_uri: ModelUri = None,
-    history: HistoryPath = None,
-) -> None:
-    """Serve the model over HTTP with uvicorn (POST /predict, /predict-batch; GET /health, /version)."""
-    settings = load_settings(host=host, port=port, model_uri=model_uri, history_path=history)
-
-    import uvicorn
-
-    from fraudguard.data import load_transactions
-    from fraudguard.features import History
-    from fraudguard.serving import create_app
-
-    model = load_model_from_uri(settings.model_uri, settings=settings)
-    recent = History(load_transactions(settings.history_path)) if settings.history_path else None
-    application = create_app(model=model, settings=settings, history=recent)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
-
-
-@app.command("score-batch")
-def score_batch(
-    input: Annotated[Path, typer.Option("--input", help="Transactions to score (.parquet or .csv).")],
-    output: Annotated[Path, typer.Option("--output", help="Where to write the scores (.parquet).")],
-    history: HistoryPath = None,
-    model_uri: ModelUri = None,
-    threshold: Annotated[
-        float | None, typer.Option(help="Flag scores at or above this. [default: FRAUDGUARD_THRESHOLD]")
-    ] = None,
-) -> None:
-    """Score a file of transactions and write fraud probabilities and flags to Parquet."""
-    settings = load_settings(model_uri=model_uri, history_path=history, threshold=threshold)
-    from fraudguard.batch import score_file
-
-    model = load_model_from_uri(settings.model_uri, settings=settings)
-    summary = score_file(
-        model=model,
-        input_path=input,
-        output_path=output,
-        threshold=settings.threshold,
-        history_path=settings.history_path,
-    )
-    typer.echo(
-        f"scored {summary.rows} transactions with model {summary.model_version}: {summary.flagged} flagged "
-        f"at threshold {settings.threshold:g}, {summary.rows_per_second:,.0f} rows/s, written to {summary.output}"
-    )
-
-
-@app.command("promote")
-def promote_command(
-    version: Annotated[str, typer.Argument(help="Registered version to point the alias at.")],
-    alias: Annotated[str, typer.Option(help="Alias to move.")] = "production",
-) -> None:
-    """Point a registry alias at a model version: promotion, or rollback to an older one."""
-    from fraudguard.registry import promote
-
-    settings = load_settings()
-    promote(version, settings=settings, alias=alias)
-    typer.echo(f"{settings.model_name}@{alias} -> version {version}")
-
-
 def load_model_from_uri(uri: str, *, settings: Settings) -> FraudModel:
     """Load the model a command should use: a ``models:/`` registry URI or a local model directory.
 
@@ -216,6 +181,73 @@ def load_model_from_uri(uri: str, *, settings: Settings) -> FraudModel:
     return replace(model, source=f"{uri} (version {version})")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help=_setting_help("Interface to listen on.", "host"))] = None,
+    port: Annotated[int | None, typer.Option(help=_setting_help("TCP port.", "port"))] = None,
+    model_uri: ModelUri = None,
+    history: HistoryPath = None,
+) -> None:
+    """Serve the model over HTTP with uvicorn (POST /predict, /predict-batch; GET /health, /version)."""
+    settings = _settings(host=host, port=port, model_uri=model_uri, history_path=history)
+
+    import uvicorn
+
+    from fraudguard.data import load_transactions
+    from fraudguard.features import History
+    from fraudguard.serving import create_app
+
+    model = load_model_from_uri(settings.model_uri, settings=settings)
+    recent = History(load_transactions(settings.history_path)) if settings.history_path else None
+    application = create_app(model=model, settings=settings, history=recent)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+@app.command("score-batch")
+def score_batch(
+    input: Annotated[Path, typer.Option("--input", help="Transactions to score (.parquet or .csv).")],
+    output: Annotated[Path, typer.Option("--output", help="Where to write the scores (.parquet).")],
+    history: HistoryPath = None,
+    model_uri: ModelUri = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help=_setting_help("Flag scores at or above this.", "threshold", unset="the threshold stored with the model")
+        ),
+    ] = None,
+) -> None:
+    """Score a file of transactions and write fraud probabilities and flags to Parquet."""
+    settings = _settings(model_uri=model_uri, history_path=history, threshold=threshold)
+    from fraudguard.batch import score_file
+
+    model = load_model_from_uri(settings.model_uri, settings=settings)
+    summary = score_file(
+        model=model,
+        input_path=input,
+        output_path=output,
+        threshold=settings.threshold,
+        history_path=settings.history_path,
+    )
+    used = "the model's threshold" if settings.threshold is None else f"threshold {settings.threshold:g}"
+    typer.echo(
+        f"scored {summary.rows} transactions with model {summary.model_version}: {summary.flagged} flagged "
+        f"at {used}, {summary.rows_per_second:,.0f} rows/s, written to {summary.output}"
+    )
+
+
+@app.command("promote")
+def promote_command(
+    version: Annotated[str, typer.Argument(help="Registered version to point the alias at.")],
+    alias: Annotated[str, typer.Option(help="Alias to move.")] = "production",
+) -> None:
+    """Point a registry alias at a model version: promotion, or rollback to an older one."""
+    from fraudguard.registry import promote
+
+    settings = _settings()
+    promote(version, settings=settings, alias=alias)
+    typer.echo(f"{settings.model_name}@{alias} -> version {version}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 user error, 2 usage error.
 
@@ -225,23 +257,15 @@ def main(argv: list[str] | None = None) -> int:
         Arguments without the program name; ``sys.argv[1:]`` when None.
     """
     try:
-        configure_logging(load_settings().log_level)
+        level = load_settings().log_level
+    except ValidationError:  # the command that needs the bad setting reports it, naming the variable
+        level = "INFO"
+    configure_logging(level)
+    try:
         app(args=argv, prog_name="fraudguard")  # typer prints --help and usage errors itself
     except SystemExit as exc:  # typer's way of finishing: --help, a usage error, or the end of a command
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except ValidationError as exc:
-        typer.echo(f"fraudguard: error: {_one_line(exc)}", err=True)
-        return 1
     except FraudguardError as exc:
         typer.echo(f"fraudguard: error: {exc}", err=True)
         return 1
     return 0
-
-
-def _one_line(exc: ValidationError) -> str:
-    """A settings error as one line: each bad field, what was wrong and what was given."""
-    problems = [
-        f"{'.'.join(map(str, error['loc'])) or 'settings'}: {error['msg']} (got {error.get('input')!r})"
-        for error in exc.errors()
-    ]
-    return "invalid settings: " + "; ".join(problems) + " (set FRAUDGUARD_<NAME> or the command's option)"
