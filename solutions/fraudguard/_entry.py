@@ -4,7 +4,8 @@
 ``fraudguard/cli.py`` only exists once you have written it in module 01, lesson
 03-logging-and-a-cli. Until then ``fraudguard --help`` says so in one line instead of a
 ``ModuleNotFoundError``. Afterwards it runs :func:`fraudguard.cli.main`, which handles its own
-errors, and adds one thing: a command that reaches an exercise you have not finished yet (a stub
+errors, and adds two things: the commands later modules declare (the ``fraudguard.commands``
+entry-point group), and a command that reaches an exercise you have not finished yet (a stub
 that raises ``NotImplementedError``) ends in one line that says which file and line, not a traceback.
 
 Like the rest of fraudguard, this file imports nothing of the course's tooling.
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         cli = importlib.import_module("fraudguard.cli")  # by name: the skeleton has no cli.py to type-check
+        _add_later_commands(cli.app)
         status: int = cli.main(argv)
     except ModuleNotFoundError as exc:
         missing = _missing_package_file(exc)
@@ -54,6 +56,31 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return status
+
+
+def _add_later_commands(app: object) -> None:
+    """Let later modules add commands (``fraudguard validate``, ...) without editing module 01's cli.py.
+
+    Each declares a ``register(app)`` function in the ``fraudguard.commands``
+    entry-point group (``pyproject.toml``), the way pytest and flake8 find
+    plugins. A command whose module the learner has not written yet is
+    simply not there; any other import error is a real one and propagates.
+    """
+    from importlib.metadata import entry_points
+
+    done: set[str] = getattr(app, "_fraudguard_commands", set())
+    for entry in entry_points(group="fraudguard.commands"):
+        if entry.name in done:
+            continue
+        try:
+            register = entry.load()
+        except ModuleNotFoundError as exc:
+            if exc.name and (exc.name == "fraudguard" or exc.name.startswith("fraudguard.")):
+                continue
+            raise
+        register(app)
+        done.add(entry.name)
+    setattr(app, "_fraudguard_commands", done)
 
 
 def _missing_package_file(exc: ModuleNotFoundError) -> str | None:

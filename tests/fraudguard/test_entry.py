@@ -103,3 +103,17 @@ def test_the_clis_own_error_handling_and_help_still_work_through_the_entry_point
     assert refused.returncode == 1
     line = one_line(refused.stderr)  # the CLI's own message for a bad setting, passed through as it is
     assert line.startswith("fraudguard: error: invalid settings:") and "PORT" in line.upper() and "65535" in line
+
+
+def test_later_modules_add_their_commands_and_a_missing_one_is_simply_absent(tmp_path: Path) -> None:
+    """Are the `fraudguard.commands` entry points wired in, and skipped while their module is not written?"""
+    full = tmp_path / "full"
+    shutil.copytree(PACKAGE, full / "fraudguard", ignore=shutil.ignore_patterns("__pycache__"))
+    listed = fraudguard_script(full, "--help")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^\s+validate\s", listed.stdout, re.MULTILINE), listed.stdout
+    partial = tmp_path / "partial"
+    shutil.copytree(PACKAGE, partial / "fraudguard", ignore=shutil.ignore_patterns("__pycache__", "data_commands.py"))
+    without = fraudguard_script(partial, "--help")
+    assert without.returncode == 0, without.stderr
+    assert "train" in without.stdout and not re.search(r"^\s+validate\s", without.stdout, re.MULTILINE)
