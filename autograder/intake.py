@@ -65,8 +65,12 @@ class Prepared:
 def reference_files(course: Course, module: Module) -> dict[str, str]:
     """The reference ``fraudguard`` as a sandbox may see it when ``module`` is graded.
 
-    Only files owned by notebooks of *earlier* modules, plus the hand-written
-    skeleton files no notebook owns (``__init__.py``, ``py.typed``).
+    Files owned by notebooks of *earlier* modules and by the *lessons* of this
+    module (the learner has written them before reaching its assignment),
+    plus the hand-written skeleton files no notebook owns (``__init__.py``,
+    ``_entry.py``, ``py.typed``). Never the files the assignment itself asks
+    for. The reference stands in for the learner's own earlier work, so an
+    earlier mistake never costs points twice.
 
     Returns
     -------
@@ -84,7 +88,9 @@ def reference_files(course: Course, module: Module) -> dict[str, str]:
         if not path.is_file() or path.is_symlink() or "__pycache__" in rel or path.suffix not in (".py", ".typed"):
             continue
         owner = course.owner_of(rel)
-        if owner is None or order[owner.module_slug] < here:
+        if owner is None or order[owner.module_slug] < here or (
+            owner.module_slug == module.slug and owner.kind == "lesson"
+        ):
             files[f"{course.package}/{rel}"] = path.read_text(encoding="utf-8")
     files.setdefault(f"{course.package}/__init__.py", "")
     return files
