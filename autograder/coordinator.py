@@ -51,7 +51,15 @@ from autograder.engine import NotebookResult, NotebookTotals, first_line
 from autograder.feedback import redact, render_html, write_text
 from autograder.gradebook import NotebookGrades, db_url, record_submission, register_assignment
 from autograder.intake import prepare_notebook, reference_files
-from autograder.jobs import SandboxMode, collect_extra_files, failed_result, finish_job, run_job, run_job_json
+from autograder.jobs import (
+    SandboxMode,
+    close_slots,
+    collect_extra_files,
+    failed_result,
+    finish_job,
+    run_job,
+    run_job_json,
+)
 from autograder.merge import grade_id, is_answer_cell, is_manual_cell
 from autograder.sandbox import SandboxPolicy, bwrap_path
 from ds2mle.errors import GradingError
@@ -233,7 +241,11 @@ def _executor(options: GradingOptions) -> tuple[Callable[[dict[str, Any]], cf.Fu
     def completed_local(futures: list[Any]) -> Iterator[Any]:
         yield from cf.as_completed(futures)
 
-    return submit_local, completed_local, lambda: pool.shutdown(wait=True, cancel_futures=True)
+    def close_local() -> None:
+        pool.shutdown(wait=True, cancel_futures=True)
+        close_slots()  # the slots' zygotes live as long as the batch
+
+    return submit_local, completed_local, close_local
 
 
 def _outcome_of(future: Any, remote: bool) -> dict[str, Any]:

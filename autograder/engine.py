@@ -276,6 +276,7 @@ def run_notebook(
     max_output_bytes: int,
     emit: Emit,
     kill_strays: bool = False,
+    kernel_manager: Any = None,
 ) -> str:
     """Execute ``nb`` with a fresh ``python3`` kernel and emit one event per code cell.
 
@@ -298,6 +299,9 @@ def run_notebook(
     kill_strays : bool, default False
         After a cell times out, kill every other process in this PID namespace
         (set only inside the sandbox, where the worker is alone with its kernel).
+    kernel_manager : jupyter_client kernel manager, optional
+        The kernel to use; by default nbclient starts a new ``python3``
+        (:mod:`autograder.zygote` passes one that starts a forked, pre-imported kernel).
 
     Returns
     -------
@@ -386,6 +390,7 @@ def run_notebook(
 
     client = GradingClient(
         nb,
+        km=kernel_manager,
         timeout=int(cell_timeout),
         timeout_func=timeout_for,
         kernel_name="python3",

@@ -58,9 +58,13 @@ def __ds2mle_make_guard():
 
     mime = "%(mime)s"
     shell = get_ipython()
-    # ipykernel stops its event loop 0.1 s after exit() or quit(): whether the next cells still run
-    # would depend on the machine's load. In grading, exit() only asks the (absent) front end to close.
-    shell.keepkernel_on_exit = True
+    # ipykernel stops its event loop 0.1 s after exit() or quit() (IPython's exiter first resets
+    # keepkernel_on_exit, so that flag is not enough): whether the next cells still ran depended on the
+    # machine's load. In grading, asking to exit only tells the (absent) front end, and the kernel stays.
+    def ask_exit():
+        shell.payload_manager.write_payload({"source": "ask_exit", "keepkernel": True})
+
+    shell.ask_exit = ask_exit
     entries = {}
     volatile = {"get_ipython", "exit", "quit", "display", "__IPYTHON__", "_", "__", "___",
                 "__builtins__", "__loader__", "__spec__", "__package__", "__doc__", "__name__",

@@ -16,11 +16,13 @@ with a reason; nothing from the sandbox is executed or unpickled.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import dataclasses
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import signal
@@ -224,6 +226,13 @@ def run_job(job: dict[str, Any], on_event: Callable[[str, int | None], None] | N
     if mode == "on" and bwrap is None:
         outcome["error"] = "the sandbox is required but bubblewrap (bwrap) is not installed on this machine"
         return outcome
+    if bwrap is not None and use_zygote():
+        try:
+            outcome.update(_slot(bwrap).run(job, policy=policy, on_event=on_event))
+        except OSError as exc:
+            outcome["error"] = f"the grader could not start the worker: {exc}"
+        outcome["seconds"] = round(time.monotonic() - started, 3)
+        return outcome
     scratch = Path(tempfile.mkdtemp(prefix="ds2mle-grade-"))
     try:
         with slot_uid() as uid:
@@ -271,6 +280,193 @@ def run_job(job: dict[str, Any], on_event: Callable[[str, int | None], None] | N
         shutil.rmtree(scratch, ignore_errors=True)
     outcome["seconds"] = round(time.monotonic() - started, 3)
     return outcome
+
+
+def _stage(job: dict[str, Any], base: Path) -> tuple[Path, Path | None]:
+    """Write a job's extra files to ``base/files`` and its reference package to ``base/reference``."""
+    work = base / "files"
+    work.mkdir()
+    for rel, data in job["files"].items():
+        target = (work / rel).resolve()
+        if work.resolve() not in target.parents:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(data))
+    reference_dir: Path | None = None
+    if job.get("reference") is not None:
+        reference_dir = base / "reference"
+        reference_dir.mkdir()
+        for rel, text in job["reference"].items():
+            target = (reference_dir / rel).resolve()
+            if reference_dir.resolve() not in target.parents:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        for root, _, names in os.walk(reference_dir):
+            os.chmod(root, 0o755)
+            for n in names:
+                os.chmod(os.path.join(root, n), 0o644)
+    return work, reference_dir
+
+
+def use_zygote() -> bool:
+    """Fork submissions from a pre-imported zygote (:mod:`autograder.zygote`)?
+
+    Yes where it keeps the sandbox whole: on Linux, as root (each slot drops to its own user id), with
+    bubblewrap, unless ``DS2MLE_GRADE_ZYGOTE=0``. Otherwise each notebook starts its own worker.
+    """
+    return (sys.platform.startswith("linux") and os.geteuid() == 0 and bwrap_path() is not None
+            and os.environ.get("DS2MLE_GRADE_ZYGOTE", "1") != "0")
+
+
+class _Slot:
+    """One grading slot's zygote: a long-lived sandbox that forks a fresh worker and kernel per job."""
+
+    def __init__(self, bwrap: str) -> None:
+        self._uid_context = slot_uid()
+        self.uid = self._uid_context.__enter__()
+        self.inbox = Path(tempfile.mkdtemp(prefix="ds2mle-slot-"))
+        os.chmod(self.inbox, 0o700)
+        command, _, cwd = worker_command(bwrap=bwrap, work=self.inbox, reference=None, policy=SandboxPolicy(),
+                                         uid=self.uid, zygote=self.inbox)
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     cwd=cwd, start_new_session=True)
+        self.lines: queue.Queue[bytes | None] = queue.Queue()
+        self.err = bytearray()
+        self.alive = True
+        threading.Thread(target=self._pump_out, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+        line = self._next(time.monotonic() + KERNEL_STARTUP)
+        if line is None or not line.startswith(b'{"event": "ready"'):
+            self.close()
+            raise OSError(f"the grading zygote did not start: {bytes(self.err[-300:]).decode('utf-8', 'replace')}")
+
+    def _pump_out(self) -> None:
+        assert self.proc.stdout is not None
+        pending = bytearray()
+        while chunk := os.read(self.proc.stdout.fileno(), 1 << 16):
+            pending += chunk
+            while (end := pending.find(b"\n")) >= 0:
+                self.lines.put(bytes(pending[:end]))
+                del pending[: end + 1]
+            if len(pending) > MAX_RESULT_BYTES:  # a line longer than any result: keep its head only
+                pending = pending[:256] + b" ..."
+        self.lines.put(None)
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        while chunk := os.read(self.proc.stderr.fileno(), 1 << 16):
+            self.err.extend(chunk)
+            del self.err[:-4096]
+
+    def _next(self, deadline: float) -> bytes | None:
+        try:
+            return self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError from None
+
+    def run(self, job: dict[str, Any], *, policy: SandboxPolicy,
+            on_event: Callable[[str, int | None], None] | None) -> dict[str, Any]:
+        for entry in self.inbox.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        _stage(job, self.inbox)
+        payload = self.inbox / "job.json"
+        payload.write_text(json.dumps(_payload(job, policy, own_uid=True)), encoding="utf-8")
+        os.chmod(payload, 0o600)
+        errors_before = len(self.err)
+        control = {"limits": _limits(policy, own_uid=True), "scratch": policy.scratch_bytes}
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(control) + "\n").encode())
+        self.proc.stdin.flush()
+        out = bytearray()
+        returncode: int | None = None
+        timed_out = False
+        deadline = time.monotonic() + KERNEL_STARTUP + policy.startup_grace
+        while True:
+            try:
+                line = self._next(deadline)
+            except TimeoutError:
+                timed_out = True
+                self.close()
+                break
+            if line is None:  # the zygote itself died: this job ends like a killed worker
+                self.close()
+                returncode = self.proc.poll()
+                break
+            head = _EVENT_HEAD.match(line[:256])
+            if head is not None and head.group(1) == b"exit":
+                try:
+                    returncode = int(json.loads(line)["returncode"])
+                except (ValueError, KeyError, TypeError):
+                    returncode = None
+                break
+            if len(out) <= MAX_RESULT_BYTES:
+                out += line[: MAX_RESULT_BYTES + 1 - len(out)] + b"\n"
+            if head is not None:
+                if head.group(1) == b"kernel":
+                    deadline = time.monotonic() + policy.budget + policy.startup_grace
+                if on_event is not None:
+                    try:
+                        on_event(head.group(1).decode(), int(head.group(2)) if head.group(2) else None)
+                    except Exception:  # a progress display never stops grading
+                        logger.debug("progress callback failed", exc_info=True)
+        err = bytes(self.err[-max(0, min(4096, len(self.err) - errors_before)):]) if len(self.err) > errors_before else b""
+        return {"stdout": bytes(out).decode("utf-8", "replace"), "stderr": err.decode("utf-8", "replace"),
+                "returncode": returncode, "timed_out": timed_out}
+
+    def close(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_group(self.proc.pid)
+        self.proc.wait()
+        shutil.rmtree(self.inbox, ignore_errors=True)
+        self._uid_context.__exit__(None, None, None)  # reaps whatever of the slot's user is left
+
+
+_slots = threading.local()
+_all_slots: list[_Slot] = []
+_slots_lock = threading.Lock()
+
+
+def _slot(bwrap: str) -> _Slot:
+    slot: _Slot | None = getattr(_slots, "slot", None)
+    if slot is None or not slot.alive:
+        slot = _Slot(bwrap)
+        _slots.slot = slot
+        with _slots_lock:
+            _all_slots.append(slot)
+    return slot
+
+
+def close_slots() -> None:
+    """Stop every zygote this process started (the coordinator calls it when a batch ends)."""
+    with _slots_lock:
+        slots, _all_slots[:] = list(_all_slots), []
+    for slot in slots:
+        slot.close()
+
+
+atexit.register(close_slots)
+
+
+def _payload(job: dict[str, Any], policy: SandboxPolicy, *, own_uid: bool) -> dict[str, Any]:
+    return {
+        "notebook": job["merged"],
+        "cell_timeout": policy.cell_timeout,
+        "budget": policy.budget,
+        "output_bytes": policy.output_bytes,
+        "limits": _limits(policy, own_uid=own_uid),
+    }
 
 
 def _limits(policy: SandboxPolicy, *, own_uid: bool) -> dict[str, int]:

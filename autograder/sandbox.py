@@ -33,6 +33,13 @@ top of the processes the user already has.
 The worker itself lowers its resource limits before it starts the kernel
 (see :meth:`SandboxPolicy.rlimits`): CPU time, address space, processes,
 file size, core dumps.
+
+Where the grader runs as root (``worker_command(zygote=...)``), each
+grading slot keeps one such sandbox alive, running
+:mod:`autograder.zygote` as root inside it; the zygote forks every job's
+worker and kernel into a mount, IPC and network namespace of the job's own,
+with a fresh ``/submission`` tmpfs, and drops them to the slot's user id
+and limits before a line of the notebook runs.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ __all__ = [
 INSIDE_WORK = "/submission"
 INSIDE_TMP = "/submission/.tmp"
 INSIDE_STAGED = "/opt/ds2mle/staged"
+INSIDE_INBOX = "/opt/ds2mle/inbox"
 INSIDE_LIB = "/opt/ds2mle/lib"
 INSIDE_REFERENCE = "/opt/ds2mle/reference"
 
@@ -328,6 +336,7 @@ def worker_command(
     reference: Path | None,
     policy: SandboxPolicy,
     uid: int | None,
+    zygote: Path | None = None,
 ) -> tuple[list[str], dict[str, str] | None, str]:
     """The command, environment and working folder that start the worker.
 
@@ -344,6 +353,9 @@ def worker_command(
         The limits (only ``scratch_bytes`` is used here; the worker applies the rest).
     uid : int or None
         Host user id to drop to when running as root.
+    zygote : Path, optional
+        Start a slot's :mod:`autograder.zygote` instead, serving jobs staged
+        in this inbox folder (root only; ``work`` and ``reference`` unused).
 
     Returns
     -------
@@ -393,9 +405,15 @@ def worker_command(
         if os.path.exists(source):
             ensure_dirs(source)
             args += ["--ro-bind", source, source]
-    # The only writable space: one size-limited tmpfs for the working folder, with /tmp inside it.
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(policy.scratch_bytes),
-             "--tmpfs", INSIDE_WORK, "--perms", "1777", "--dir", INSIDE_TMP, "--symlink", INSIDE_TMP, "/tmp"]
+    # The only writable space: one size-limited tmpfs for the working folder, with /tmp inside it
+    # (for a zygote, each job mounts its own: here only the mount point).
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if zygote is None:
+        args += ["--perms", "1777", "--size", str(policy.scratch_bytes), "--tmpfs", INSIDE_WORK,
+                 "--perms", "1777", "--dir", INSIDE_TMP]
+    else:
+        args += ["--perms", "0755", "--dir", INSIDE_WORK]
+    args += ["--symlink", INSIDE_TMP, "/tmp"]
     made.update({"/proc", "/dev", "/tmp", INSIDE_WORK})
     for root in _python_roots():
         ensure_dirs(str(root) + "/x")
@@ -407,15 +425,27 @@ def worker_command(
     for name, folder in _package_dirs().items():
         args += ["--ro-bind", str(folder), f"{INSIDE_LIB}/{name}"]
     pythonpath = [INSIDE_LIB]
-    if reference is not None:
+    if zygote is not None:  # each job binds its own reference here; the host stages jobs in the inbox
+        args += ["--perms", "0755", "--dir", INSIDE_REFERENCE, "--perms", "0755", "--dir", INSIDE_INBOX,
+                 "--ro-bind", str(zygote), INSIDE_INBOX]
+        pythonpath.insert(0, INSIDE_REFERENCE)
+    elif reference is not None:
         args += ["--ro-bind", str(reference), INSIDE_REFERENCE]
         pythonpath.insert(0, INSIDE_REFERENCE)
-    ensure_dirs(INSIDE_STAGED)
-    args += ["--ro-bind", str(work), INSIDE_STAGED, "--chdir", INSIDE_WORK, "--clearenv"]
+    if zygote is None:
+        ensure_dirs(INSIDE_STAGED)
+        args += ["--ro-bind", str(work), INSIDE_STAGED]
+    args += ["--chdir", INSIDE_WORK if zygote is None else "/", "--clearenv"]
     for key, value in sandbox_env(home="/tmp/home", tmp="/tmp", pythonpath=pythonpath).items():
         args += ["--setenv", key, value]
-    args += ["--setenv", "DS2MLE_SANDBOXED", "1", "--setenv", "DS2MLE_STAGED", INSIDE_STAGED]
+    args += ["--setenv", "DS2MLE_SANDBOXED", "1"]
+    if zygote is None:
+        args += ["--setenv", "DS2MLE_STAGED", INSIDE_STAGED]
     setpriv = shutil.which("setpriv")
+    if zygote is not None:
+        # root with its capabilities, in the sandbox's own namespaces: it builds each job's private view,
+        # then the job's processes drop to ``uid`` (see autograder.zygote); it never runs a notebook itself
+        return [*args, "--cap-add", "ALL", "--", sys.executable, "-m", "autograder.zygote", str(uid)], None, "/"
     if os.geteuid() == 0 and uid is not None and setpriv:
         args += ["--", setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]

@@ -29,7 +29,7 @@ from nbformat import NotebookNode
 from autograder.engine import NotebookResult, NotebookTotals
 from autograder.gradebook import generate_release
 from autograder.intake import load_submission, prepare_notebook, reference_files
-from autograder.jobs import SandboxMode, finish_job, run_job
+from autograder.jobs import SandboxMode, close_slots, finish_job, run_job
 from autograder.merge import grade_id, is_answer_cell
 from autograder.sandbox import SandboxPolicy, bwrap_path
 from ds2mle.errors import GradingError
@@ -123,7 +123,6 @@ def self_grade(
     module = course.module(module_key)
     if not module.assignments:
         raise GradingError(f"module {module.slug} has no graded assignment yet; pick one from `ds2mle status`")
-    results = []
     with tempfile.TemporaryDirectory(prefix="ds2mle-release-") as scratch:
         generate_release(course, module, release_dir=Path(scratch))
         started = False
@@ -153,21 +152,37 @@ def self_grade(
             policy = SandboxPolicy.from_json({**policy.to_json(), "cell_timeout": cell_timeout or policy.cell_timeout,
                                               "budget": budget or policy.budget})
         reference = reference_files(course, module)
-        for nb, _, release in pairs:
-            student_path = nb.student_path(course.root)
-            prepared = prepare_notebook(
-                path=student_path, source=read_notebook(nb.source_path(course.root)), release=release,
-                student="self", files=student_path.parent, reference=reference, policy=policy, sandbox=sandbox,
-            )
-            if prepared.job is None:
-                assert prepared.result is not None
-                results.append(prepared.result)
-                continue
-            outcome = run_job(prepared.job, on_event=_progress_events(nb.name, prepared.merged, on_progress))
-            result, _ = finish_job(merged=prepared.merged, name=nb.name, outcome=outcome, policy=policy,
-                                   notes=prepared.notes)
-            results.append(result)
+        try:
+            results = _run_all(pairs, course, policy=policy, reference=reference, sandbox=sandbox, on_progress=on_progress)
+        finally:
+            close_slots()  # a zygote, where one served the notebooks (root with bubblewrap)
     return SelfGradeReport(module=module, notebooks=tuple(results))
+
+
+def _run_all(
+    pairs: list[tuple[Any, NotebookNode | None, NotebookNode]],
+    course: Course,
+    *,
+    policy: SandboxPolicy,
+    reference: dict[str, str],
+    sandbox: SandboxMode,
+    on_progress: Callable[[Progress], None] | None,
+) -> list[NotebookResult]:
+    results: list[NotebookResult] = []
+    for nb, _, release in pairs:
+        student_path = nb.student_path(course.root)
+        prepared = prepare_notebook(
+            path=student_path, source=read_notebook(nb.source_path(course.root)), release=release,
+            student="self", files=student_path.parent, reference=reference, policy=policy, sandbox=sandbox,
+        )
+        if prepared.job is None:
+            assert prepared.result is not None
+            results.append(prepared.result)
+            continue
+        outcome = run_job(prepared.job, on_event=_progress_events(nb.name, prepared.merged, on_progress))
+        results.append(finish_job(merged=prepared.merged, name=nb.name, outcome=outcome, policy=policy,
+                                  notes=prepared.notes)[0])
+    return results
 
 
 def _progress_events(

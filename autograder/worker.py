@@ -26,9 +26,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["main"]
+__all__ = ["main", "run_payload"]
 
 
 def _apply_limits(limits: dict[str, int]) -> list[str]:
@@ -93,15 +94,48 @@ def main() -> int:
         out.flush()
 
     try:
-        job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+        raw = sys.stdin.buffer.read()
         sys.stdin.close()
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
         emit({"event": "done", "error": f"the grader could not read its job: {exc}"})
         return 0
     staged = os.environ.get("DS2MLE_STAGED")
     if staged and os.path.isdir(staged):  # into the size-limited working folder, before the limits drop
         _copy_staged(Path(staged), Path.cwd())
-    problems = _apply_limits({k: int(v) for k, v in job["limits"].items()})
+    run_payload(raw, emit=emit, apply_limits=True,
+                kill_strays=os.environ.get("DS2MLE_SANDBOXED") == "1" and os.getpid() < 10)
+    return 0
+
+
+def run_payload(
+    raw: bytes,
+    *,
+    emit: Callable[[dict[str, Any]], None],
+    apply_limits: bool = False,
+    kernel_manager: Any = None,
+    kill_strays: bool = False,
+) -> None:
+    """Run one job (its JSON text) and emit its records, the last one ``done``.
+
+    Parameters
+    ----------
+    raw : bytes
+        The job: the merged notebook and the limits.
+    emit : callable
+        Writes one record.
+    apply_limits : bool, default False
+        Lower this process's limits first (the zygote's worker has already).
+    kernel_manager : jupyter_client kernel manager, optional
+        A kernel that is waiting to be started (the zygote's); by default a new ``python3``.
+    kill_strays : bool, default False
+        See :func:`autograder.engine.run_notebook`.
+    """
+    try:
+        job = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        emit({"event": "done", "error": f"the grader could not read its job: {exc}"})
+        return
+    problems = _apply_limits({k: int(v) for k, v in job["limits"].items()}) if apply_limits else []
     _no_dump()
     emit({"event": "start", "pid": os.getpid(), "limits": problems})
 
@@ -124,10 +158,10 @@ def main() -> int:
         budget=float(job["budget"]),
         max_output_bytes=int(job["output_bytes"]),
         emit=emit,
-        kill_strays=os.environ.get("DS2MLE_SANDBOXED") == "1" and os.getpid() < 10,
+        kill_strays=kill_strays,
+        kernel_manager=kernel_manager,
     )
     emit({"event": "done", "error": error})
-    return 0
 
 
 if __name__ == "__main__":

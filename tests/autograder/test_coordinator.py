@@ -280,3 +280,42 @@ def test_cli_user_errors_are_one_line(
 def test_no_submissions_at_all_is_a_one_line_error(tiny_course: Path) -> None:
     with pytest.raises(GradingError, match=r"no submissions of 00-tiny in .*submitted; collect them with `nbgrader collect 00-tiny`"):
         grade_assignment(load_course(tiny_course), "00", options=FAST)
+
+
+def test_an_infrastructure_failure_is_regraded_once_alone_and_the_report_says_so(
+    tiny_course: Path, submit: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Does a first run lost to the machine get a second, solo run whose result is final and marked?"""
+    import autograder.coordinator as coordinator
+
+    submit("alice", answered(tiny_course, RIGHT))
+    submit("erin", answered(tiny_course, "import os\nos._exit(1)"))
+    real_run_job = coordinator.run_job
+    calls: list[str] = []
+    running: list[int] = [0]
+    overlapped: list[str] = []
+
+    def flaky(job: dict[str, object]) -> dict[str, object]:
+        student = str(job["student"])
+        calls.append(student)
+        if calls.count(student) == 2 and running[0]:
+            overlapped.append(student)
+        if student == "alice" and calls.count("alice") == 1:  # the machine, not alice: a dead start
+            return {"stdout": "", "stderr": "", "returncode": -9, "timed_out": False, "sandboxed": True, "error": ""}
+        running[0] += 1
+        try:
+            return real_run_job(job)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(coordinator, "run_job", flaky)
+    report = grade_assignment(load_course(tiny_course), "00", options=FAST)
+    by = {s.student: s for s in report.submissions}
+    assert sorted(calls) == ["alice", "alice", "erin", "erin"] and not overlapped
+    assert (by["alice"].score, by["alice"].outcome, by["alice"].regraded) == (5.0, "completed", True)
+    assert any("re-graded alone at the end of the batch: its first run ended with grader-killed" in n
+               for n in by["alice"].notebooks[0].notes)
+    assert (by["erin"].score, by["erin"].outcome, by["erin"].regraded) == (0.0, "kernel-died", True)
+    assert "re-graded alone at the end" in report.summary()
+    with report.csv_path.open(encoding="utf-8") as fh:  # type: ignore[union-attr]
+        assert {r["student_id"]: r["regraded"] for r in csv.DictReader(fh)} == {"alice": "yes", "erin": "yes"}

@@ -114,13 +114,13 @@ def _serve(code: str) -> tuple[int, Callable[[], None]]:
     return server.getsockname()[1], close
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
+def _grade_corpus(tmp_path_factory: pytest.TempPathFactory, cases: list[Case], name: str) -> Batch:
+    """Build ``cases`` as submissions in a scratch copy of the course and grade them as one batch."""
     import shutil
 
     from _helpers import REPO
 
-    root = tmp_path_factory.mktemp("corpus") / "course"
+    root = tmp_path_factory.mktemp(name) / "course"
     shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(
         ".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".ds2mle", "gradebook.db", "*.egg-info",
         "tests", "benchmarks", ".pytest_cache", ".mypy_cache", "submitted", "autograded", "feedback", "exports",
@@ -132,7 +132,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
     ctx = Context(root=root, release=nbformat.read(str(root / "assignments" / ASSIGNMENT / NOTEBOOK), as_version=4),
                   right=right, port=port)
     students: dict[str, str] = {}
-    for case in CASES:
+    for case in cases:
         built = case.build(ctx)
         student = built.student or case.name
         students[case.name] = student
@@ -165,10 +165,16 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id="ds2mle") as gb:
         db_scores = {s.student.id: float(s.score) for s in gb.assignment_submissions(ASSIGNMENT)}
-    yield Batch(
+    return Batch(
         root=root, report=report, by_student={s.student: s for s in report.submissions}, students=students,
         db_scores=db_scores, submitted_before=before, submitted_after=_tree_hashes(root / "submitted"),
     )
+
+
+@pytest.fixture(scope="session")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    """The whole corpus, graded once per test session."""
+    return _grade_corpus(tmp_path_factory, CASES, "corpus")
 
 
 def _expected(score: float, case: Case) -> bool:
@@ -269,7 +275,13 @@ def _shadow_notes(batch: Batch, student: str) -> None:
     assert "numpy/ was not copied" in notes
 
 
+def _limit_note(batch: Batch, student: str) -> None:
+    notes = [n for r in batch.by_student[student].notebooks for n in r.notes]
+    assert any(n.startswith("a cell hit the sandbox's limit on ") for n in notes), notes
+
+
 CHECKS: dict[str, Callable[[Batch, str], None]] = {
+    "limit_note": _limit_note,
     "probe_found_nothing": _probe_found_nothing,
     "feedback_has_no_hidden_tests": _feedback_has_no_hidden_tests,
     "output_was_cut": _output_was_cut,
@@ -286,3 +298,33 @@ def test_corpus_has_at_least_30_hostile_or_broken_cases() -> None:
 def test_corpus_batch_ran_sandboxed(batch: Batch) -> None:
     assert batch.report.sandboxed
     assert not any("graded without the sandbox" in n for s in batch.report.submissions for r in s.notebooks for n in r.notes)
+
+
+# The honest cases (no hostile code, nothing racy): graded again while a CPU hog keeps both cores busy.
+HONEST = ["c01-good", "c02-wrong", "c03-unanswered", "h11-sys-exit", "h13-ipython-exit", "p01-deleted-test-cells",
+          "p04-duplicated-answer", "b07-unicode-and-spaces"]
+
+
+@pytest.fixture(scope="session")
+def busy_batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
+    """The honest cases graded while one busy-looping process per core competes with the grader."""
+    import subprocess
+
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True:\n    pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        yield _grade_corpus(tmp_path_factory, [c for c in CASES if c.name in HONEST], "busy")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def test_load_never_changes_a_score(busy_batch: Batch) -> None:
+    """Do the honest cases score on a machine busy on every core exactly what they score on a quiet one?"""
+    by_name = {c.name: c for c in CASES}
+    got = {name: (busy_batch.by_student[busy_batch.students[name]].score,
+                  busy_batch.by_student[busy_batch.students[name]].outcome) for name in HONEST}
+    expected = {name: (by_name[name].score, "completed") for name in HONEST}
+    assert got == expected
+    # and not by luck of the re-grade: the first run already gave it
+    assert not [s.student for s in busy_batch.report.submissions if s.regraded]

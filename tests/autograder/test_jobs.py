@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder.guard import GUARD_MIME, guard_report, protected_names
 from autograder.intake import load_submission, reference_files
 from autograder.jobs import collect_extra_files, finish_job
-from autograder.sandbox import SandboxPolicy
+from autograder.sandbox import SandboxPolicy, bwrap_path
 from ds2mle.manifest import load_course
 
 
@@ -182,3 +183,42 @@ def test_the_sandbox_sees_the_reference_package_of_earlier_modules_only(tiny_cou
     later = reference_files(course, course.module("01"))
     assert "fraudguard/doubling.py" not in first and "fraudguard/__init__.py" in first
     assert "fraudguard/doubling.py" in later
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (bwrap_path() and os.geteuid() == 0), reason="the zygote serves root with bubblewrap")
+def test_consecutive_submissions_in_one_zygote_slot_share_nothing() -> None:
+    """Does the next submission forked from the same zygote see none of the last one's files, processes or IPC?"""
+    from autograder.jobs import build_job, close_slots, run_job, use_zygote
+
+    assert use_zygote()
+    first = new_notebook(cells=[new_code_cell(
+        "import os, subprocess, sys\n"
+        "open('/submission/left-behind.txt', 'w').write('x'); open('/tmp/left-behind.txt', 'w').write('x')\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+        "import socket; _s = socket.socket(socket.AF_UNIX); _s.bind('\\0ds2mle-left'); _s.listen()\n"
+        "print('uid', os.getuid())"
+    )])
+    second = new_notebook(cells=[new_code_cell(
+        "import os\n"
+        "print(sorted(os.listdir('/submission')), os.path.exists('/tmp/left-behind.txt'))\n"
+        "print('sleepers', sum(b'time.sleep(600)' in open(f'/proc/{p}/cmdline', 'rb').read()\n"
+        "                      for p in os.listdir('/proc') if p.isdigit()))\n"
+        "import socket\n"
+        "try:\n    socket.socket(socket.AF_UNIX).connect('\\0ds2mle-left'); print('socket found')\n"
+        "except OSError:\n    print('socket gone')"
+    )])
+    policy = SandboxPolicy(cell_timeout=30, budget=60)
+    outputs = []
+    try:
+        for nb in (first, second):
+            job = build_job(merged=nb, name="nb.ipynb", student="s", files={"mine.txt": b"1"}, reference={},
+                            policy=policy, sandbox="on")
+            raw = run_job(job)
+            result, executed = finish_job(merged=nb, name="nb.ipynb", outcome=raw, policy=policy)
+            assert raw["returncode"] == 0, raw["stderr"]
+            outputs.append("".join(o.get("text", "") for o in executed.cells[0].outputs))
+    finally:
+        close_slots()
+    assert outputs[0].startswith("uid ") and outputs[0].strip() != "uid 0"
+    assert outputs[1].splitlines() == ["['.tmp', 'mine.txt'] False", "sleepers 0", "socket gone"], outputs[1]

@@ -24,6 +24,7 @@ ENGINE = [
     "autograder.engine",
     "autograder.sandbox",
     "autograder.worker",
+    "autograder.zygote",
     "autograder.jobs",
     "autograder.intake",
     "autograder.collect",

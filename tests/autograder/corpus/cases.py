@@ -193,7 +193,8 @@ def _hidden_tests_from_grader(ctx: Context) -> Built:
                 os.close(fd)
         except Exception:
             continue
-        if b"BEGIN HIDDEN TESTS" in data or b"_refuses" in data:
+        # spelled in two halves: IPython's history database holds this very cell's source
+        if b"BEGIN HIDDEN" + b" TESTS" in data or b"_ref" + b"uses" in data:
             found.append(path)
     print("PROBE:", "FOUND " + ",".join(found) if found else "NOTHING")
     '''
@@ -511,6 +512,26 @@ def _uninterruptible(ctx: Context) -> Built:
     return Built(after(right(ctx), ANSWER, code))
 
 
+def _wrapped(ctx: Context, before_each_call: str) -> Built:
+    """The right answer, wrapped so that every call (every test) first runs ``before_each_call``."""
+    body = textwrap.indent(before_each_call.strip(), "    ")
+    code = f"_right_split = split_by_time\ndef split_by_time(*args, **kwargs):\n{body}\n    return _right_split(*args, **kwargs)\n"
+    return Built(after(right(ctx), ANSWER, code))
+
+
+def _file_size_limit(ctx: Context) -> Built:
+    return _wrapped(ctx, "with open('big.bin', 'wb') as fh:\n    fh.write(bytes(150 * 2**20))")
+
+
+def _scratch_limit(ctx: Context) -> Built:
+    return _wrapped(ctx, "for i in range(6):\n    with open(f'part{i}.bin', 'wb') as fh:\n        fh.write(bytes(99 * 2**20))")
+
+
+def _process_limit(ctx: Context) -> Built:
+    code = "import threading, time\nfor _ in range(100):\n    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()"
+    return _wrapped(ctx, code)
+
+
 def _ipython_exit(ctx: Context) -> Built:
     return Built(after(right(ctx), VISIBLE, "exit()"))
 
@@ -544,8 +565,17 @@ CASES: list[Case] = [
     # bomber's own score is a race (full marks, a dead kernel, or tests that cannot start a thread). What must hold is that the batch finishes and nobody
     # else's score or the gradebook changes, which the other three assertions check exactly.
     Case("h17-fork-bomb", _fork_bomb, None, "completed|cell-timeout|kernel-died", r"."),
-    Case("h18-memory-bomb", _memory_bomb, 0, "out-of-memory", r"ran out of memory"),
-    Case("h19-memory-bomb-in-answer", _memory_bomb_answer, 0, "out-of-memory", r"ran out of memory"),
+    Case("h18-memory-bomb", _memory_bomb, 0, "out-of-memory", r"ran out of memory: .*memory limit \(2 GiB per process\)"),
+    Case("h19-memory-bomb-in-answer", _memory_bomb_answer, 0, "out-of-memory",
+         r"ran out of memory: .*memory limit \(2 GiB per process\)"),
+    # each limit fires with a reason that names it (the tests call the learner's function, which hits it)
+    Case("l01-file-size-limit", _file_size_limit, 0, "completed",
+         r"File too large \(the sandbox's limit: files: file size \(100 MiB per file\)\)", check="limit_note"),
+    Case("l02-scratch-limit", _scratch_limit, 0, "completed",
+         r"No space left on device \(the sandbox's limit: scratch space: .*512 MiB", check="limit_note"),
+    Case("l03-process-limit", _process_limit, 0, "completed",
+         r"can't start new thread \(the sandbox's limit: processes: processes \(64 processes and threads\)\)",
+         check="limit_note"),
     Case("h20-output-flood", _output_flood, FULL, "completed", r"all autograded", check="output_was_cut"),
     Case("h21-huge-file", _huge_file, FULL, "completed", r"all autograded"),
     Case("h22-network", _network, 0, "completed", r"NameError"),
