@@ -105,8 +105,9 @@ def render_exports(course: Course, entry: NotebookEntry, notebook_path: Path) ->
             continue
         target = _resolve_target(match.group("target"), entry=entry, course=course, where=f"{rel} cell {index}")
         code, written = _strip_markers(body)
-        try:
-            ast.parse(code, filename=f"{rel} cell {index}")
+        try:  # parse the cell as the learner sees it, markers blanked, so the line number is the cell's
+            ast.parse("\n" + "\n".join("" if _NBGRADER_MARKER.match(line) else line for line in body.splitlines()),
+                      filename=f"{rel} cell {index}")
         except SyntaxError as exc:
             raise ExportError(
                 f"{rel} cell {index} does not parse ({exc.msg}, line {exc.lineno}); "

@@ -230,3 +230,48 @@ def test_build_reports_the_learners_share(mini_course: Path) -> None:
     _lesson(mini_course, EXERCISE, CHECK)
     rows = {r.module: (r.written, r.total) for r in learner_share(load_course(mini_course))}
     assert rows["00-intro"] == (1, 2), "def double + return: the learner writes the return line"
+
+
+def _preflight_in(mini_course: Path, monkeypatch: pytest.MonkeyPatch, package_text: str) -> list[str]:
+    from ds2mle.checks import preflight
+
+    _lesson(mini_course, EXERCISE, CHECK)
+    (mini_course / "src/fraudguard/features.py").write_text(package_text, encoding="utf-8")
+    monkeypatch.chdir(mini_course)
+    monkeypatch.syspath_prepend(str(mini_course / "src"))
+    for name in [m for m in sys.modules if m == "fraudguard" or m.startswith("fraudguard.")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(PreflightFailed) as caught:
+        preflight("features.double")
+    return caught.value.gaps
+
+
+def test_preflight_on_a_half_done_file_names_the_stub(mini_course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gaps = _preflight_in(mini_course, monkeypatch, 'def double(x):\n    raise NotImplementedError("TODO: return two times x.")\n')
+    assert len(gaps) == 1 and gaps[0].startswith("`double` in fraudguard/features.py (written in 00-intro/00-lesson) is still a TODO stub")
+
+
+def test_preflight_on_a_file_that_does_not_parse_names_the_line(mini_course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gaps = _preflight_in(mini_course, monkeypatch, "def double(x):\n    return 2 *\n")
+    assert len(gaps) == 1 and "does not parse (line 2" in gaps[0] and "`ds2mle catch-up features.py`" in gaps[0]
+
+
+def test_status_with_a_damaged_learner_copy_is_a_table_not_a_traceback(mini_course: Path) -> None:
+    """A learner's copy that is no longer JSON (a bad hand edit) just counts as not run."""
+    _lesson(mini_course, EXERCISE, CHECK)
+    copy = mini_course / "course/00-intro/00-lesson.ipynb"
+    copy.parent.mkdir(parents=True)
+    copy.write_text('{"cells": [', encoding="utf-8")
+    proc = _ds2mle(mini_course, "status")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "00-lesson" in proc.stdout
+
+
+def test_export_of_a_copy_with_a_syntax_error_names_the_cell(mini_course: Path) -> None:
+    lesson = _lesson(mini_course, EXERCISE.replace("return 2 * x", "return 2 *"), CHECK)
+    proc = _ds2mle(mini_course, "export", str(lesson))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: solutions/course/00-intro/00-lesson.ipynb cell 1 does not parse (invalid syntax, line 9); "
+        "fix the cell, nothing was written to fraudguard/features.py"
+    ]
