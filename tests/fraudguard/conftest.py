@@ -29,7 +29,7 @@ for name in [m for m in sys.modules if m == "fraudguard" or m.startswith("fraudg
 sys.path.insert(0, str(PACKAGE_ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import fraudguard
+import fraudguard  # noqa: E402 - after sys.path points at the package under test
 
 assert Path(fraudguard.__file__).resolve().parent == PACKAGE_ROOT / "fraudguard", fraudguard.__file__
 

@@ -70,9 +70,11 @@ def test_amount_inflation_scales_amounts_by_a_quarter(clean: pd.DataFrame) -> No
 def test_holiday_season_packs_more_transactions_into_each_day(clean: pd.DataFrame) -> None:
     """With days=None, do the same rows fit into fewer days (more volume per day)?"""
     drifted = generate_transactions(n_rows=N, seed=SEED, drift="holiday_season")
-    span = lambda df: (df["timestamp"].max() - df["timestamp"].min()).days
+    def span(df):
+        return (df["timestamp"].max() - df["timestamp"].min()).days
     assert span(drifted) < 0.8 * span(clean)
-    evening = lambda df: df["timestamp"].dt.hour.between(16, 21).mean()
+    def evening(df):
+        return df["timestamp"].dt.hour.between(16, 21).mean()
     assert evening(drifted) > evening(clean)
 
 
@@ -93,7 +95,8 @@ def test_fraud_pattern_shift_moves_fraud_to_app_takeover_at_home() -> None:
 
 def test_merchant_mix_shifts_traffic_online(clean: pd.DataFrame) -> None:
     drifted = generate_transactions(n_rows=N, seed=SEED, drift="merchant_mix")
-    online = lambda df: (df["channel"] != "in_store").mean()
+    def online(df):
+        return (df["channel"] != "in_store").mean()
     assert online(drifted) > online(clean) + 0.05
 
 
