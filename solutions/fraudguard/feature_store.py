@@ -143,6 +143,9 @@ class OnlineFeatureStore:
     def __init__(self, features: TransactionFeatures) -> None:
         if not hasattr(features, "feature_names_out_"):
             raise FeatureStoreError("the TransactionFeatures is not fitted; fit it (or train a model) first")
+        self.features = features
+        self._state: dict[str, dict[str, EntityWindow]] = {"customer_id": {}, "card_id": {}}
+        self._latest = np.iinfo(np.int64).min
         names = [str(name) for name in features.get_feature_names_out()]
         unknown = [f.name for f in WINDOWED_FEATURES if f.name not in names]
         if unknown:
@@ -150,12 +153,9 @@ class OnlineFeatureStore:
                 f"the transformer has no columns {', '.join(unknown)}; WINDOWED_FEATURES and "
                 "TransactionFeatures disagree, so online features would not match training"
             )
-        self.features = features
         self._columns = [names.index(f.name) for f in WINDOWED_FEATURES]
         self._spans = {w: pd.Timedelta(getattr(features, w)).value for w in ("spend_window", "velocity_window")}
         self._horizon = max(self._spans.values())
-        self._state: dict[str, dict[str, EntityWindow]] = {"customer_id": {}, "card_id": {}}
-        self._latest = np.iinfo(np.int64).min
 
     def __len__(self) -> int:
         """Payments held, counted once per customer window."""
