@@ -241,9 +241,9 @@ def promote_command(
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "production",
 ) -> None:
     """Point a registry alias at a model version: promotion, or rollback to an older one."""
+    settings = _settings()
     from fraudguard.registry import promote
 
-    settings = _settings()
     promote(version, settings=settings, alias=alias)
     typer.echo(f"{settings.model_name}@{alias} -> version {version}")
 
