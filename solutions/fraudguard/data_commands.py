@@ -116,9 +116,9 @@ def _echo(report: IngestReport, code: int) -> None:
         f"({report.rows_in} in = {report.rows_accepted} accepted + {report.rows_quarantined} quarantined)"
     )
     typer.echo(line, err=code == 2 and report.status == "refused")
-    for check in report.checks:
-        if check["status"] != "ok":
-            typer.echo(f"{check['status']}: {check['check']}: {check['detail']}", err=check["status"] == "fail")
+    for result in report.checks:
+        if result["status"] != "ok":
+            typer.echo(f"{result['status']}: {result['check']}: {result['detail']}", err=result["status"] == "fail")
 
 
 def register(app: typer.Typer) -> None:
