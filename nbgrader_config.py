@@ -16,3 +16,13 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 120
+
+# Limits per submission for `ds2mle grade` and `ds2mle grade --self` (the sandbox's; nbgrader ignores
+# this section). A command-line option overrides each: --memory MB, --processes N, --file-size MB,
+# --scratch MB, --timeout S, --budget S. See docs/instructor-guide.md, section 5.
+c.SandboxPolicy.memory_bytes = 2 * 1024**3  # address space per process
+c.SandboxPolicy.processes = 64  # processes and threads at once
+c.SandboxPolicy.file_bytes = 100 * 1024**2  # the largest file a notebook may write
+c.SandboxPolicy.scratch_bytes = 512 * 1024**2  # the only writable space: working folder and /tmp
+c.SandboxPolicy.cell_timeout = 120  # seconds per cell
+c.SandboxPolicy.budget = 600  # seconds for a notebook's cells, from the moment its kernel is ready
