@@ -97,3 +97,27 @@ def test_importing_the_package_does_no_work(package_env: dict[str, str], tmp_pat
     )
     assert out.stdout.split() == ["False", "False"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lesson_functions_return_what_their_annotation_says() -> None:
+    """Does no function in lessons 04-06 promise one object and return a tuple (production_model did)?"""
+    import ast
+    import json
+
+    from _helpers import REPO
+
+    folder = REPO / "solutions" / "course" / "01-engineering-foundations"
+    for name in ("04-training-artifacts-registry", "05-serving-with-fastapi", "06-shipping"):
+        cells = json.loads((folder / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or source.startswith("%%"):
+                continue
+            tree = ast.parse("\n".join(line for line in source.splitlines() if not line.startswith(("%", "!"))))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.FunctionDef) or node.returns is None:
+                    continue
+                promised = ast.unparse(node.returns)
+                returns = [r for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None]
+                if any(isinstance(r.value, ast.Tuple) for r in returns):
+                    assert promised.startswith(("tuple", "Tuple")), f"{name}: {node.name} returns a tuple, annotated {promised}"
