@@ -7,54 +7,68 @@
 ``POST /predict``        score one transaction
 ``POST /predict-batch``  score up to ``max_batch_size`` transactions at once
 ``GET /health``          liveness: the process is up and has a model
-``GET /version``         which model, code and data are answering
+``GET /version``         which model, code, data and threshold are answering
 =====================  =====================================================
 
 A request that does not match its schema gets FastAPI's 422 with the field
-and the reason. A well-formed request the model cannot score gets a 4xx with
-one sentence of ``detail``: 422 for a currency without an exchange rate or a
-repeated transaction id, 413 for a batch over the limit. A 500 means a bug.
+and the reason; money is strict, so ``"amount_cents": "1234"`` (a string) is
+refused, not coerced. A well-formed request the model cannot score gets a 4xx
+with one sentence of ``detail``: 422 for a currency without an exchange rate
+or a repeated transaction id, 413 for a batch over the limit. A category the
+model never saw in training is scored, and the answer's ``warnings`` say so.
+A 500 means a bug.
+
+Each answer flags at the threshold stored with the model (chosen from cost
+when it was trained) unless ``Settings.threshold`` overrides it, and says
+which. The service remembers what it scores (:class:`OnlineHistory`), so a
+transaction's point-in-time features online are those it gets offline.
+Scoring is CPU work, so the scoring endpoints are plain ``def`` functions:
+FastAPI runs them in its threadpool and the event loop stays free for
+``/health``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from fastapi import FastAPI, HTTPException
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from threadpoolctl import ThreadpoolController
 
 import fraudguard
 from fraudguard.config import Settings
 from fraudguard.errors import BatchTooLargeError, FeatureError
-from fraudguard.features import History
+from fraudguard.features import CATEGORICAL_COLUMNS, History
 from fraudguard.train import FraudModel
 
 __all__ = [
     "BatchPredictionRequest",
     "BatchPredictionResponse",
     "HealthResponse",
+    "OnlineHistory",
     "PredictionRequest",
     "PredictionResponse",
     "VersionResponse",
     "create_app",
+    "feature_horizon",
+    "score_requests",
+    "served_threshold",
+    "unseen_categories",
 ]
 
 logger = logging.getLogger(__name__)
 
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def _plausible_time(value: datetime) -> datetime:
-    if not _EARLIEST <= value < _LATEST:
-        raise ValueError(f"timestamp must be between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}")
-    return value.astimezone(UTC)
 
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
@@ -64,42 +78,39 @@ CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-
 class PredictionRequest(BaseModel):
     """One card transaction to score, as the payment gateway sends it."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "transaction_id": "tx_000123456",
-                    "timestamp": "2026-01-20T14:03:00+01:00",
-                    "customer_id": "cus_000042",
-                    "card_id": "card_000042_1",
-                    "merchant_id": "mer_00017",
-                    "merchant_category": "electronics",
-                    "merchant_country": "DE",
-                    "amount_cents": 129_900,
-                    "currency": "EUR",
-                    "channel": "online",
-                    "device": "desktop_web",
-                    "customer_country": "PL",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
-    transaction_id: Identifier
-    timestamp: Annotated[AwareDatetime, AfterValidator(_plausible_time)] = Field(
-        description="When the payment happened, with a UTC offset (naive times are ambiguous and refused)."
+    transaction_id: Identifier = Field(examples=["tx_000123456"])
+    timestamp: AwareDatetime = Field(
+        examples=["2026-01-20T14:03:00+01:00"],
+        description="When the payment happened, with a UTC offset (naive times are ambiguous and refused).",
     )
-    customer_id: Identifier
-    card_id: Identifier
-    merchant_id: Identifier
-    merchant_category: Identifier
-    merchant_country: CountryCode
-    amount_cents: int = Field(gt=0, le=100_000_000_00, description="Minor units of `currency`.")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
-    channel: Literal["in_store", "online", "mobile_app"]
-    device: Literal["chip", "contactless", "swipe", "desktop_web", "mobile_web", "ios", "android"]
-    customer_country: CountryCode
+    customer_id: Identifier = Field(examples=["cus_000042"])
+    card_id: Identifier = Field(examples=["card_000042_1"])
+    merchant_id: Identifier = Field(examples=["mer_00017"])
+    merchant_category: Identifier = Field(examples=["electronics"])
+    merchant_country: CountryCode = Field(examples=["DE"])
+    amount_cents: int = Field(
+        strict=True,
+        gt=0,
+        le=100_000_000_00,
+        examples=[129_900],
+        description='Minor units of `currency`, a JSON integer: "1234" (a string) or 12.5 is refused.',
+    )
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code, e.g. EUR")
+    channel: Literal["in_store", "online", "mobile_app"] = Field(examples=["online"])
+    device: Literal["chip", "contactless", "swipe", "desktop_web", "mobile_web", "ios", "android"] = Field(
+        examples=["desktop_web"]
+    )
+    customer_country: CountryCode = Field(examples=["PL"])
+
+    @field_validator("timestamp")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        """Refuse a timestamp outside [2000-01-01, 2100-01-01) UTC; return it converted to UTC."""
+        if not _EARLIEST <= value < _LATEST:
+            raise ValueError(f"timestamp must be between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}")
+        return value.astimezone(UTC)
 
 
 class PredictionResponse(BaseModel):
@@ -109,7 +120,13 @@ class PredictionResponse(BaseModel):
     fraud_probability: float = Field(ge=0.0, le=1.0)
     flagged: bool = Field(description="fraud_probability >= threshold: hold the payment for review.")
     threshold: float
+    threshold_source: Literal["model", "settings"] = Field(
+        description="'model': the threshold chosen from cost at training; 'settings': FRAUDGUARD_THRESHOLD."
+    )
     model_version: str
+    warnings: list[str] = Field(
+        default_factory=list, description="What the model could not take into account, e.g. an unseen category."
+    )
 
 
 class BatchPredictionRequest(BaseModel):
@@ -134,7 +151,7 @@ class HealthResponse(BaseModel):
 
 
 class VersionResponse(BaseModel):
-    """What is answering: package, model and the data and code that made it."""
+    """What is answering: package, model, threshold, and the data and code that made it."""
 
     package_version: str
     model_name: str
@@ -146,7 +163,223 @@ class VersionResponse(BaseModel):
     code_version: str
     git_commit: str | None
     metrics: dict[str, float]
-    history_rows: int
+    threshold: float
+    threshold_source: Literal["model", "settings"]
+    history_rows: int = Field(description="Transactions loaded at start-up.")
+    online_rows: int = Field(description="Transactions scored since start-up and still inside a feature window.")
+
+
+class OnlineHistory(History):
+    """What the service knows of recent payments: a start-up snapshot plus every transaction it has scored since.
+
+    Offline, a day scored as one batch sees, for each transaction, the earlier
+    rows of the same day. Online, requests arrive one at a time; a service
+    that only had the snapshot loaded at start-up would give the tenth payment
+    of a card-testing burst the features of the first. So every scored
+    transaction is remembered, per customer (a card belongs to one customer,
+    so the card's rows are among them), until it is older than ``horizon``,
+    the longest feature window: then it can no longer count in any feature,
+    and it is forgotten, which keeps memory bounded.
+
+    Parameters
+    ----------
+    snapshot : History, optional
+        Transactions loaded at start-up (e.g. yesterday's file); never modified.
+    horizon : str or pandas.Timedelta, default "24h"
+        How long a scored transaction is remembered (see :func:`feature_horizon`).
+
+    Notes
+    -----
+    Safe to share between threads. A request that arrives after newer ones
+    sees only the rows still kept. This memory belongs to one process;
+    module 02 replaces it with a feature store that every replica shares.
+    """
+
+    def __init__(self, snapshot: History | None = None, *, horizon: str | pd.Timedelta = "24h") -> None:
+        super().__init__()
+        self.snapshot = snapshot or History()
+        self.horizon = pd.Timedelta(horizon)
+        self.n_rows = self.snapshot.n_rows
+        self._recent: dict[str, pd.DataFrame] = {}
+        self._newest: pd.Timestamp | None = None
+        self._swept: pd.Timestamp | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def online_rows(self) -> int:
+        """Transactions scored since start-up that are still remembered."""
+        with self._lock:
+            return sum(len(rows) for rows in self._recent.values())
+
+    def context(self, batch: pd.DataFrame) -> tuple[pd.DataFrame, npt.NDArray[np.bool_]]:
+        """Put ``batch`` after its customers' snapshot and recently scored rows (see :meth:`History.context`).
+
+        Parameters
+        ----------
+        batch : pandas.DataFrame
+            The transactions to score.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Snapshot rows, then remembered rows, then ``batch``, of ``batch``'s customers.
+        is_batch : numpy.ndarray of bool
+            True for the rows of ``frame`` that came from ``batch``, in ``batch``'s order.
+        """
+        with self._lock:
+            parts = [self._recent[c] for c in dict.fromkeys(batch["customer_id"]) if c in self._recent]
+        if not parts:
+            return self.snapshot.context(batch)
+        recent = pd.concat(parts, ignore_index=True).reindex(columns=batch.columns)
+        recent = recent.loc[~recent["transaction_id"].isin(batch["transaction_id"])]
+        frame, is_new = self.snapshot.context(pd.concat([recent, batch], ignore_index=True))
+        is_batch = is_new.copy()
+        is_batch[np.flatnonzero(is_new)[: len(recent)]] = False
+        return frame, is_batch
+
+    def update(self, scored: pd.DataFrame) -> None:
+        """Remember transactions just scored, and forget those older than ``horizon`` before the newest seen.
+
+        A transaction id seen before replaces its earlier row (a retried
+        request is not counted twice).
+
+        Parameters
+        ----------
+        scored : pandas.DataFrame
+            Transactions with ``transaction_id``, ``customer_id`` and a time-zone-aware ``timestamp``.
+        """
+        if scored.empty:
+            return
+        rows = scored.assign(timestamp=pd.to_datetime(scored["timestamp"], utc=True))
+        with self._lock:
+            newest = rows["timestamp"].max()
+            self._newest = newest if self._newest is None else max(self._newest, newest)
+            cutoff = self._newest - self.horizon
+            for customer, group in rows.groupby("customer_id", sort=False):
+                kept = self._recent.get(str(customer))
+                if kept is not None:
+                    group = pd.concat(
+                        [kept.loc[~kept["transaction_id"].isin(group["transaction_id"])], group], ignore_index=True
+                    )
+                self._recent[str(customer)] = group.loc[group["timestamp"] >= cutoff]
+            if self._swept is None or self._newest - self._swept >= self.horizon:
+                pruned = {c: f.loc[f["timestamp"] >= cutoff] for c, f in self._recent.items()}
+                self._recent = {c: f for c, f in pruned.items() if len(f)}
+                self._swept = self._newest
+
+
+def feature_horizon(model: FraudModel) -> pd.Timedelta:
+    """The longest time window among the model's features: how long a transaction can matter.
+
+    Read from the fitted feature step's ``*_window`` parameters (``spend_window="24h"``,
+    ``velocity_window="1h"``); 24 hours when it has none.
+    """
+    params = model.pipeline[0].get_params()
+    windows = [pd.Timedelta(value) for name, value in params.items() if name.endswith("_window")]
+    return max(windows, default=pd.Timedelta("24h"))
+
+
+def served_threshold(model: FraudModel, settings: Settings) -> tuple[float, Literal["model", "settings"]]:
+    """The threshold to flag at, and where it comes from.
+
+    ``settings.threshold`` when it is set (an operator's deliberate override),
+    otherwise the threshold stored with the model, chosen from cost on its
+    validation window when it was trained.
+    """
+    override: float | None = getattr(settings, "threshold", None)
+    if override is not None:
+        return float(override), "settings"
+    return float(model.metadata.threshold), "model"
+
+
+def unseen_categories(request: PredictionRequest, categories: Mapping[str, Collection[str]]) -> list[str]:
+    """One warning per categorical field whose value the model never saw in training.
+
+    Such a value is encoded as "none of the known categories": the
+    transaction is still scored (refusing a payment because a merchant is new
+    would be worse), and the answer says what the score could not use.
+
+    Parameters
+    ----------
+    request : PredictionRequest
+        The transaction.
+    categories : mapping of str to collection of str
+        Per column of :data:`fraudguard.features.CATEGORICAL_COLUMNS`, the values seen in training.
+    """
+    warnings = []
+    for column in CATEGORICAL_COLUMNS:
+        value = getattr(request, column)
+        if column in categories and value not in categories[column]:
+            warnings.append(f"{column} {value!r} was not seen in training; scored as no known {column}")
+    return warnings
+
+
+def score_requests(
+    requests: Sequence[PredictionRequest], *, model: FraudModel, online: OnlineHistory, settings: Settings
+) -> list[PredictionResponse]:
+    """Score requests against the online history, remember them, and answer each with a decision.
+
+    Parameters
+    ----------
+    requests : sequence of PredictionRequest
+        Validated transactions; earlier ones count as history for later ones.
+    model : FraudModel
+        The model to score with.
+    online : OnlineHistory
+        The service's memory; the scored transactions are added to it.
+    settings : Settings
+        ``threshold`` (None: the model's own).
+
+    Returns
+    -------
+    list of PredictionResponse
+        One per request, in order.
+
+    Raises
+    ------
+    fastapi.HTTPException
+        422 with the error's sentence as ``detail`` when the features cannot be
+        computed (a :class:`~fraudguard.errors.FeatureError`, e.g. a currency
+        without an exchange rate); nothing is remembered then.
+    """
+    batch = _to_frame(requests)
+    try:
+        scores = model.score(batch, history=online)
+    except FeatureError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    online.update(batch)
+    threshold, source = served_threshold(model, settings)
+    known = _training_categories(model)
+    return [
+        PredictionResponse(
+            transaction_id=request.transaction_id,
+            fraud_probability=float(p),
+            flagged=bool(p >= threshold),
+            threshold=threshold,
+            threshold_source=source,
+            model_version=model.version,
+            warnings=unseen_categories(request, known),
+        )
+        for request, p in zip(requests, scores, strict=True)
+    ]
+
+
+def _training_categories(model: FraudModel) -> dict[str, list[str]]:
+    """The categories the model's feature step learned in ``fit`` (empty if it has none)."""
+    learned: dict[str, list[str]] = getattr(model.pipeline[0], "categories_", {})
+    return learned
+
+
+def _to_frame(requests: Sequence[PredictionRequest]) -> pd.DataFrame:
+    """The requests as a frame with the dtypes the feature pipeline expects: int64 amounts, UTC timestamps."""
+    columns: dict[str, Any] = {
+        name: [getattr(r, name) for r in requests]
+        for name in PredictionRequest.model_fields
+        if name != "timestamp"
+    }
+    frame = pd.DataFrame(columns, dtype=object).astype({"amount_cents": "int64"})
+    frame.insert(1, "timestamp", pd.to_datetime([r.timestamp for r in requests], utc=True))
+    return frame
 
 
 def create_app(*, model: FraudModel, settings: Settings, history: History | None = None) -> FastAPI:
@@ -159,25 +392,30 @@ def create_app(*, model: FraudModel, settings: Settings, history: History | None
     settings : Settings
         ``threshold`` and ``max_batch_size`` are read from here.
     history : History, optional
-        Recent transactions for point-in-time features; without it a request's
-        customer has no past.
+        Recent transactions loaded at start-up; the service adds what it scores
+        (see :class:`OnlineHistory`).
 
     Returns
     -------
     fastapi.FastAPI
         Run it with uvicorn (``fraudguard serve``) or test it with ``fastapi.testclient.TestClient``.
     """
-    context = history or History()
+    online = OnlineHistory(history, horizon=feature_horizon(model))
+    # One OpenMP thread per scoring call: for a handful of rows a thread team costs more than it saves,
+    # and requests already run side by side. The limit is per thread, so it is set in each call.
+    openmp = ThreadpoolController()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from threadpoolctl import threadpool_limits
-
-        # One OpenMP thread per prediction: for a handful of rows, spinning up
-        # threads costs more than it saves, and requests already run side by side.
-        with threadpool_limits(limits=1, user_api="openmp"):
-            logger.info("serving model %s from %s", model.version, model.source or "memory")
-            yield
+        threshold, source = served_threshold(model, settings)
+        logger.info(
+            "serving model %s from %s at threshold %.4f (%s)",
+            model.version,
+            model.source or "memory",
+            threshold,
+            source,
+        )
+        yield
 
     app = FastAPI(
         title="fraudguard",
@@ -186,34 +424,18 @@ def create_app(*, model: FraudModel, settings: Settings, history: History | None
         lifespan=lifespan,
     )
 
-    def score(requests: Sequence[PredictionRequest]) -> list[PredictionResponse]:
-        batch = _to_frame(requests)
-        try:
-            scores = model.score(batch, history=context)
-        except FeatureError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
-        return [
-            PredictionResponse(
-                transaction_id=request.transaction_id,
-                fraud_probability=float(p),
-                flagged=bool(p >= settings.threshold),
-                threshold=settings.threshold,
-                model_version=model.version,
-            )
-            for request, p in zip(requests, scores, strict=True)
-        ]
-
     @app.post("/predict", response_model=PredictionResponse)
-    async def predict(request: PredictionRequest) -> PredictionResponse:
+    def predict(request: PredictionRequest) -> PredictionResponse:
         """Score one transaction."""
-        return score([request])[0]
+        with openmp.limit(limits=1, user_api="openmp"):
+            return score_requests([request], model=model, online=online, settings=settings)[0]
 
     @app.post(
         "/predict-batch",
         response_model=BatchPredictionResponse,
         responses={413: {"description": "More transactions than max_batch_size."}},
     )
-    async def predict_batch(request: BatchPredictionRequest) -> BatchPredictionResponse:
+    def predict_batch(request: BatchPredictionRequest) -> BatchPredictionResponse:
         """Score several transactions; earlier ones in the batch count as history for later ones."""
         rows = request.transactions
         if len(rows) > settings.max_batch_size:
@@ -228,17 +450,24 @@ def create_app(*, model: FraudModel, settings: Settings, history: History | None
                 status_code=422,
                 detail=f"transaction_id {', '.join(repeated[:5])} appears more than once; send each transaction once",
             )
-        return BatchPredictionResponse(predictions=score(rows), model_version=model.version)
+        with openmp.limit(limits=1, user_api="openmp"):
+            predictions = score_requests(rows, model=model, online=online, settings=settings)
+        return BatchPredictionResponse(predictions=predictions, model_version=model.version)
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
-        """Liveness probe for load balancers and container healthchecks."""
+        """Liveness probe for load balancers and container healthchecks.
+
+        ``async``: it does no work, so it answers on the event loop at once,
+        even while the threadpool is busy scoring.
+        """
         return HealthResponse()
 
     @app.get("/version", response_model=VersionResponse)
     async def version() -> VersionResponse:
-        """The model's identity and provenance."""
+        """The model's identity, provenance and threshold."""
         meta = model.metadata
+        threshold, source = served_threshold(model, settings)
         return VersionResponse(
             package_version=fraudguard.__version__,
             model_name=meta.model_name,
@@ -250,19 +479,10 @@ def create_app(*, model: FraudModel, settings: Settings, history: History | None
             code_version=meta.code_version,
             git_commit=meta.git_commit,
             metrics=meta.metrics,
-            history_rows=context.n_rows,
+            threshold=threshold,
+            threshold_source=source,
+            history_rows=online.n_rows,
+            online_rows=online.online_rows,
         )
 
     return app
-
-
-def _to_frame(requests: Sequence[PredictionRequest]) -> pd.DataFrame:
-    """The requests as a frame with the dtypes the feature pipeline expects."""
-    columns: dict[str, Any] = {
-        name: [getattr(r, name) for r in requests]
-        for name in PredictionRequest.model_fields
-        if name != "timestamp"
-    }
-    frame = pd.DataFrame(columns, dtype=object).astype({"amount_cents": "int64"})
-    frame.insert(1, "timestamp", pd.to_datetime([r.timestamp for r in requests], utc=True))
-    return frame

@@ -1,9 +1,11 @@
-"""Tests for fraudguard/serving.py: the TestClient suite, a Hypothesis fuzz for 500s, and a real uvicorn process."""
+"""Tests for fraudguard/serving.py: the TestClient suite, online = offline, a Hypothesis fuzz for 500s, real uvicorn."""
 
 from __future__ import annotations
 
+import inspect
 import signal
 import subprocess
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -11,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
-from fraudguard.config import load_settings
+from fastapi.routing import APIRoute
+from fraudguard.batch import score_batch
+from fraudguard.config import Settings, load_settings
 from fraudguard.features import History
-from fraudguard.serving import PredictionRequest, create_app
+from fraudguard.serving import OnlineHistory, PredictionRequest, create_app
 from fraudguard.train import load_model
 from hypothesis import HealthCheck, given, settings
+from threadpoolctl import threadpool_limits
 from hypothesis import strategies as st
 
 with warnings.catch_warnings():  # recent Starlette suggests httpx2 for TestClient; httpx works the same here
@@ -51,6 +57,11 @@ def good(transactions: pd.DataFrame) -> dict[str, Any]:
     return body(transactions.iloc[100])
 
 
+def model_threshold(**overrides: Any) -> Settings:
+    """Settings whose threshold is None ("use the model's"), whatever the configured default is."""
+    return load_settings(**overrides).model_copy(update={"threshold": None})
+
+
 def test_predict_returns_a_probability_and_a_decision(client: TestClient, good: dict[str, Any]) -> None:
     response = client.post("/predict", json=good)
     assert response.status_code == 200
@@ -58,7 +69,76 @@ def test_predict_returns_a_probability_and_a_decision(client: TestClient, good: 
     assert answer["transaction_id"] == good["transaction_id"]
     assert 0.0 <= answer["fraud_probability"] <= 1.0
     assert answer["flagged"] == (answer["fraud_probability"] >= 0.5) and answer["threshold"] == 0.5
+    assert answer["threshold_source"] == "settings" and answer["warnings"] == []
     assert answer["model_version"] == client.get("/version").json()["model_version"]
+
+
+def test_without_a_threshold_setting_the_models_own_is_served(saved_model: Path, good: dict[str, Any]) -> None:
+    """Is the threshold chosen from cost at training (stored with the model) the one served, not 0.5?"""
+    model = load_model(saved_model)
+    with TestClient(create_app(model=model, settings=model_threshold())) as client:
+        answer = client.post("/predict", json=good).json()
+        version = client.get("/version").json()
+    assert answer["threshold"] == model.metadata.threshold != 0.5 and answer["threshold_source"] == "model"
+    assert answer["flagged"] == (answer["fraud_probability"] >= model.metadata.threshold)
+    assert (version["threshold"], version["threshold_source"]) == (model.metadata.threshold, "model")
+
+
+def test_scoring_endpoints_run_in_the_threadpool(client: TestClient) -> None:
+    """Are /predict and /predict-batch plain def (threadpool), so CPU work never blocks the event loop?"""
+    endpoints = {r.path: r.endpoint for r in client.app.routes if isinstance(r, APIRoute)}  # type: ignore[attr-defined]
+    assert not inspect.iscoroutinefunction(endpoints["/predict"])
+    assert not inspect.iscoroutinefunction(endpoints["/predict-batch"])
+
+
+def test_an_unseen_category_is_scored_with_a_warning(client: TestClient, good: dict[str, Any]) -> None:
+    response = client.post("/predict", json={**good, "transaction_id": "tx-crypto", "merchant_category": "crypto_atm"})
+    assert response.status_code == 200
+    assert response.json()["warnings"] == [
+        "merchant_category 'crypto_atm' was not seen in training; scored as no known merchant_category"
+    ]
+
+
+def replay_subset(today: pd.DataFrame, customers: int = 60) -> pd.DataFrame:
+    """Every transaction of today's fraud customers and busiest others (features are per customer: exact)."""
+    fraud = set(today.loc[today["is_fraud"] == 1, "customer_id"])
+    busiest = [c for c in today["customer_id"].value_counts().index if c not in fraud][:customers]
+    return today[today["customer_id"].isin(fraud | set(busiest))].sort_values("timestamp", kind="stable")
+
+
+def test_a_day_replayed_one_request_at_a_time_scores_as_score_batch(
+    saved_model: Path, month: pd.DataFrame
+) -> None:
+    """Online = offline: a day sent to /predict one request at a time gets score-batch's scores (within 1e-9)."""
+    model = load_model(saved_model)
+    last = month["timestamp"].max().floor("D")
+    yesterday = month[(month["timestamp"] >= last - pd.Timedelta(days=1)) & (month["timestamp"] < last)]
+    replay = replay_subset(month[month["timestamp"] >= last])
+    batch = score_batch(replay, model=model, history=History(yesterday))
+    with TestClient(create_app(model=model, settings=model_threshold(), history=History(yesterday))) as client:
+        online = [client.post("/predict", json=body(row)).json() for _, row in replay.iterrows()]
+        online_rows = client.get("/version").json()["online_rows"]
+    np.testing.assert_allclose([a["fraud_probability"] for a in online], batch["fraud_probability"], rtol=0, atol=1e-9)
+    assert [a["flagged"] for a in online] == batch["flagged"].tolist()
+    assert online_rows == len(replay)
+    with threadpool_limits(limits=1, user_api="openmp"):  # one-row scoring: a thread team only costs
+        frozen = [model.score(replay.iloc[[i]], history=History(yesterday))[0] for i in range(len(replay))]
+    assert np.abs(np.asarray(frozen) - batch["fraud_probability"].to_numpy()).max() > 1e-3, (
+        "the replay must include transactions whose features depend on earlier ones of the same day"
+    )
+
+
+def test_online_history_forgets_what_no_feature_window_can_see() -> None:
+    def tx(transaction_id: str, minutes: int, customer: str) -> pd.DataFrame:
+        stamp = pd.Timestamp("2026-01-10 09:00", tz="UTC") + pd.Timedelta(minutes=minutes)
+        return pd.DataFrame({"transaction_id": [transaction_id], "customer_id": [customer], "timestamp": [stamp]})
+
+    online = OnlineHistory(horizon="1h")
+    for i in range(50):
+        online.update(tx(f"t{i}", i * 10, customer=f"c{i % 7}"))
+    assert online.online_rows == 7  # 60 minutes back from the newest, at one transaction per 10 minutes
+    online.update(tx("t49", 490, customer="c0"))  # a retry of the newest is not counted twice
+    assert online.online_rows == 7
 
 
 def test_batch_matches_single_predictions_in_order(client: TestClient, transactions: pd.DataFrame) -> None:
@@ -79,6 +159,8 @@ def test_batch_matches_single_predictions_in_order(client: TestClient, transacti
         ({"timestamp": "9999-01-01T00:00:00Z"}, "timestamp", "between 2000-01-01 and 2100-01-01"),
         ({"amount_cents": 0}, "amount_cents", "greater than 0"),
         ({"amount_cents": 12.5}, "amount_cents", "integer"),
+        ({"amount_cents": "1234"}, "amount_cents", "Input should be a valid integer"),
+        ({"amount_cents": 100_000_000_01}, "amount_cents", "less than or equal to 10000000000"),
         ({"currency": "eur"}, "currency", "pattern"),
         ({"channel": "fax"}, "channel", "in_store"),
         ({"merchant_country": "Germany"}, "merchant_country", "pattern"),
@@ -129,6 +211,7 @@ def test_health_and_version(client: TestClient, saved_model: Path) -> None:
     version = client.get("/version").json()
     meta = load_model(saved_model).metadata
     assert version["data_sha256"] == meta.data_sha256 and version["code_version"] == meta.code_version
+    assert version["online_rows"] >= 0 and version["threshold_source"] == "settings"
     assert version["history_rows"] == 3_000 and version["metrics"]["roc_auc"] == pytest.approx(
         meta.metrics["roc_auc"]
     )
@@ -209,3 +292,66 @@ def test_real_uvicorn_process_serves_and_shuts_down_cleanly(
         server.send_signal(signal.SIGINT)
         code = server.wait(timeout=20)
     assert code == 0
+
+
+@pytest.mark.slow
+def test_health_answers_while_a_big_batch_is_scored(
+    fraudguard_command: str,
+    package_env: dict[str, str],
+    saved_model: Path,
+    month: pd.DataFrame,
+    port: int,
+    tmp_path: Path,
+) -> None:
+    """With a real uvicorn process: does /health keep answering while /predict-batch scores thousands of rows?"""
+    from ds2mle.data import write_parquet
+
+    write_parquet(month, tmp_path / "history.parquet")
+    env = {
+        **package_env,
+        "FRAUDGUARD_MODEL_URI": str(saved_model),
+        "FRAUDGUARD_HISTORY_PATH": str(tmp_path / "history.parquet"),
+        "FRAUDGUARD_MAX_BATCH_SIZE": "20000",
+        "FRAUDGUARD_PORT": str(port),
+        "FRAUDGUARD_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [fraudguard_command, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    payload = {"transactions": [body(row) for _, row in month.tail(12_000).iterrows()]}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+            assert time.monotonic() < deadline, "no /health within 60 s"
+        outcome: dict[str, float] = {}
+
+        def big_batch() -> None:
+            sent = time.perf_counter()
+            assert httpx.post(f"{base}/predict-batch", json=payload, timeout=120).status_code == 200
+            outcome["seconds"] = time.perf_counter() - sent
+
+        caller = threading.Thread(target=big_batch)
+        caller.start()
+        time.sleep(0.3)
+        answered: list[float] = []
+        while caller.is_alive():
+            sent = time.perf_counter()
+            assert httpx.get(f"{base}/health", timeout=120).status_code == 200
+            if caller.is_alive():
+                answered.append(time.perf_counter() - sent)
+            time.sleep(0.02)
+        caller.join()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    assert "seconds" in outcome, "the big batch failed"
+    assert len(answered) >= 3, (
+        f"/health answered {len(answered)} times during a {outcome['seconds']:.1f} s batch: scoring blocks the loop"
+    )
