@@ -3,10 +3,11 @@
 
 """Score a file of transactions in one go: the batch path next to the online API.
 
-Batch scoring runs the same :class:`~fraudguard.artifacts.FraudModel` and the
-same feature code as ``/predict``, so the two can never disagree about a
-transaction. The output is written to a temporary file and renamed, so a
-reader never sees half a file.
+Batch scoring runs the same :class:`~fraudguard.train.FraudModel` and the same
+feature code as the service in :mod:`fraudguard.serving`, so the two agree on
+every transaction. It flags at the threshold stored with the model unless one
+is given, and the summary says which. The output is written to a temporary
+file and renamed, so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -46,6 +48,10 @@ class BatchSummary:
         The Parquet file written.
     model_version : str
         Which model scored them.
+    threshold : float
+        The threshold they were flagged at.
+    threshold_source : {"model", "given"}
+        ``"model"``: the one stored with the model; ``"given"``: the caller's.
     """
 
     rows: int
@@ -53,6 +59,8 @@ class BatchSummary:
     seconds: float
     output: Path
     model_version: str
+    threshold: float
+    threshold_source: Literal["model", "given"]
 
     @property
     def rows_per_second(self) -> float:
@@ -61,7 +69,11 @@ class BatchSummary:
 
 
 def score_batch(
-    transactions: pd.DataFrame, *, model: FraudModel, threshold: float, history: History | None = None
+    transactions: pd.DataFrame,
+    *,
+    model: FraudModel,
+    threshold: float | None = None,
+    history: History | None = None,
 ) -> pd.DataFrame:
     """Score every transaction of a frame.
 
@@ -71,24 +83,25 @@ def score_batch(
         Transactions to score (labels, if present, are ignored).
     model : FraudModel
         The model to score with.
-    threshold : float
-        Scores at or above it are flagged.
+    threshold : float, optional
+        Scores at or above it are flagged; the model's own threshold when None.
     history : History, optional
         Earlier transactions, for point-in-time features of the first rows.
 
     Returns
     -------
     pandas.DataFrame
-        ``transaction_id``, ``timestamp``, ``fraud_probability``, ``flagged``
+        ``transaction_id``, ``timestamp`` (UTC), ``fraud_probability``, ``flagged``
         and ``model_version``, one row per input row, in input order.
     """
+    cut = model.metadata.threshold if threshold is None else threshold
     scores = model.score(transactions, history=history)
     return pd.DataFrame(
         {
             "transaction_id": transactions["transaction_id"].to_numpy(),
-            "timestamp": transactions["timestamp"].to_numpy(),
+            "timestamp": pd.to_datetime(transactions["timestamp"], utc=True).to_numpy(),
             "fraud_probability": scores,
-            "flagged": scores >= threshold,
+            "flagged": scores >= cut,
             "model_version": model.version,
         }
     ).astype({"timestamp": "datetime64[ns, UTC]"})
@@ -99,7 +112,7 @@ def score_file(
     model: FraudModel,
     input_path: str | Path,
     output_path: str | Path,
-    threshold: float,
+    threshold: float | None = None,
     history_path: str | Path | None = None,
 ) -> BatchSummary:
     """Score a Parquet or CSV file and write the scores to Parquet.
@@ -112,8 +125,8 @@ def score_file(
         Transactions to score (see :func:`fraudguard.data.load_transactions`).
     output_path : str or pathlib.Path
         Where to write the scores (``.parquet``); parent folders are created.
-    threshold : float
-        Scores at or above it are flagged.
+    threshold : float, optional
+        Scores at or above it are flagged; the model's own threshold when None.
     history_path : str or pathlib.Path, optional
         Earlier transactions (for example the previous day), for point-in-time features.
 
@@ -124,15 +137,35 @@ def score_file(
     Raises
     ------
     DataError
-        If a file is missing or malformed, or ``output_path`` is not ``.parquet``.
+        If a file is missing or malformed, ``output_path`` is not ``.parquet``, or
+        the history holds every transaction of the input (it must be the
+        transactions *before* them).
     """
     started = time.perf_counter()
     output = Path(output_path)
     if output.suffix.lower() != ".parquet":
         raise DataError(f"output {output} must end in .parquet")
     transactions = load_transactions(input_path)
-    history = History(load_transactions(history_path)) if history_path is not None else None
-    scored = score_batch(transactions, model=model, threshold=threshold, history=history)
+    history = None
+    if history_path is not None:
+        earlier = load_transactions(history_path)
+        shared = transactions["transaction_id"].isin(earlier["transaction_id"])
+        if len(transactions) and shared.all():
+            raise DataError(
+                f"the history {history_path} holds all {len(transactions)} transactions of {input_path}; "
+                "history must be the transactions before the input (e.g. yesterday's file), not the input itself"
+            )
+        if shared.any():
+            logger.warning(
+                "%d of %d transactions of %s are also in the history; each is scored as new, "
+                "not as its own past",
+                int(shared.sum()),
+                len(transactions),
+                input_path,
+            )
+        history = History(earlier)
+    cut, source = (model.metadata.threshold, "model") if threshold is None else (threshold, "given")
+    scored = score_batch(transactions, model=model, threshold=cut, history=history)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     os.close(fd)
@@ -147,6 +180,15 @@ def score_file(
         seconds=time.perf_counter() - started,
         output=output,
         model_version=model.version,
+        threshold=float(cut),
+        threshold_source="model" if source == "model" else "given",
     )
-    logger.info("scored %d transactions (%d flagged) into %s", summary.rows, summary.flagged, output)
+    logger.info(
+        "scored %d transactions (%d flagged at %s threshold %.4f) into %s",
+        summary.rows,
+        summary.flagged,
+        source,
+        cut,
+        output,
+    )
     return summary
