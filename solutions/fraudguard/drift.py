@@ -178,7 +178,7 @@ class PSIDetector:
             positions = np.searchsorted(edges, values.to_numpy(dtype="float64"), side="right")
             return np.bincount(positions, minlength=len(edges) + 1).astype("float64")
         categories = self.categories_[column]
-        codes = pd.Index(categories).get_indexer(values.astype(str)).astype(np.intp)
+        codes = pd.Index(categories).get_indexer(pd.Index(values.astype(str))).astype(np.intp)
         codes[codes < 0] = len(categories)  # a category the reference never had
         return np.bincount(codes, minlength=len(categories) + 1).astype("float64")
 
