@@ -4,14 +4,16 @@ Trusted side (the coordinator's process)::
 
     coordinator   ds2mle grade: find submissions, merge, schedule, score, write the gradebook
     ├── collect   nbgrader's submitted/ layout, or an LMS zip through nbgrader's zip_collect
+    ├── intake    read, validate and merge one notebook, never raising (one bad file stops nothing)
     ├── merge     rebuild a (possibly altered) submission by a fixed cell policy
-    ├── jobs      one notebook as a JSON job; validate the worker's JSON lines; score
+    ├── jobs      one notebook as a JSON job; validate the worker's JSON lines; score; slots
     ├── gradebook the only writer of gradebook.db, mirroring nbgrader's autograde
     ├── feedback  redacted notebooks and HTML that never show hidden tests
     └── selfgrade ds2mle grade --self: the same path for a learner, no gradebook
 
 Untrusted side (inside the bubblewrap sandbox)::
 
+    zygote        python -m autograder.zygote: per slot, fork each job's worker and kernel, pre-imported
     worker        python -m autograder.worker: run one notebook, print JSON lines
     ├── engine    nbclient with a time budget, an output cap and per-cell records
     └── guard     tamper checks before each test cell

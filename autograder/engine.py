@@ -402,6 +402,8 @@ def run_notebook(
             "traceback": [],
         },
         startup_timeout=120,
+        # No history database (an sqlite file and a thread per kernel): grading never reads it.
+        extra_arguments=["--HistoryManager.enabled=False"],
         # After a cell's reply, wait this long for its last outputs (nbclient's default, 4 s, drops them on a
         # busy machine: a lost error or guard output would change the score).
         iopub_timeout=15,

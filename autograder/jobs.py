@@ -807,7 +807,8 @@ def finish_job(
         extra.append(f"a cell hit the sandbox's limit on {_LIMIT_NAMES[limit](policy)}")
     if any("[output cut by the grader" in str(o.get("text", "")) for r in records.values() for o in r.outputs):
         extra.append(f"output longer than {policy.output_bytes} bytes per cell was cut")
-    if status == "completed" and any(t.reason.startswith("tampering detected") for t in tests):
+    # Tampering is about the submission; a cell timeout may be about the machine: the first wins.
+    if status in ("completed", "cell-timeout") and any(t.reason.startswith("tampering detected") for t in tests):
         status = "tampering"
     if not outcome.get("sandboxed"):
         extra.append("graded without the sandbox")

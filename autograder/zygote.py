@@ -56,8 +56,12 @@ INBOX = "/opt/ds2mle/inbox"
 REFERENCE = "/opt/ds2mle/reference"
 WORK = "/submission"
 
-# Imported once, in the template; the kernel and the worker inherit them.
-PRELOAD = ("numpy", "pandas", "ds2mle.data")
+# Imported once, in the template; the kernel and the worker inherit them. ipykernel's debugger
+# (debugpy) and the shell are most of a kernel's start; numpy, pandas and the simulator are what the
+# guard and module 00's notebooks import first. None of them starts a thread at import.
+PRELOAD = ("numpy", "pandas", "ds2mle.data", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+           "ipykernel.debugger", "jupyter_client.manager", "nbclient", "nbformat", "autograder.engine",
+           "autograder.guard", "autograder.worker")
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWIPC = 0x08000000
@@ -152,19 +156,20 @@ def _kernel(ready: int, uid: int, limits: dict[str, int]) -> None:
         _drop(uid, limits)
         os.chdir(WORK)
         with os.fdopen(ready, "rb") as fh:
-            connection_file = fh.read().decode()
-        if not connection_file:
+            told = fh.read().decode()
+        if not told:
             os._exit(0)
+        argv = json.loads(told)  # the kernel's arguments, as jupyter_client would have run them
         import importlib
 
         sys.path[:] = [p for p in sys.path if p not in ("", "/", os.getcwd())]
         sys.path_importer_cache.clear()
         importlib.invalidate_caches()
-        sys.argv = ["ipykernel_launcher", "-f", connection_file]
+        sys.argv = ["ipykernel_launcher", *argv]
         from ipykernel.kernelapp import IPKernelApp
 
         app = IPKernelApp.instance()
-        app.initialize(["-f", connection_file])  # type: ignore[no-untyped-call]
+        app.initialize(argv)  # type: ignore[no-untyped-call]
         app.start()  # type: ignore[no-untyped-call]
     except BaseException:  # noqa: BLE001 - a kernel that cannot start is seen as dead by the worker
         code = 1
@@ -219,8 +224,9 @@ def _kernel_manager(kernel_pid: int, ready: int) -> Any:
 
     class ForkedProvisioner(LocalProvisioner):
         async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
-            path = cmd[cmd.index("-f") + 1] if "-f" in cmd else ""
-            os.write(ready, path.encode())
+            # [python, "-m", "ipykernel_launcher", "-f", FILE, ...]: the kernel is already running Python
+            argv = cmd[3:] if cmd[1:3] == ["-m", "ipykernel_launcher"] else cmd[cmd.index("-f"):]
+            os.write(ready, json.dumps(argv).encode())
             os.close(ready)
             self.process = _Forked(kernel_pid)  # type: ignore[assignment]  # Popen's interface, without exec
             self.pid = kernel_pid
@@ -319,14 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a missing optional library only costs speed
             pass
-    import ipykernel.kernelapp  # noqa: F401
-    import jupyter_client.manager  # noqa: F401
-    import nbclient  # noqa: F401
-    import nbformat  # noqa: F401
+    try:  # IPython loads its colour themes on the first inspector: once here, not per kernel
+        from IPython.core.oinspect import Inspector
 
-    import autograder.engine  # noqa: F401
-    import autograder.guard  # noqa: F401
-    import autograder.worker  # noqa: F401
+        Inspector(theme_name="nocolor")
+    except Exception:  # noqa: BLE001 - only speed
+        pass
 
     _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)

@@ -75,6 +75,18 @@ def test_a_test_without_its_guard_check_fails_as_tampering() -> None:
     assert (score, outcome) == (0.0, "tampering") and "did not run as written" in reason
 
 
+def test_tampering_outranks_a_cell_timeout() -> None:
+    """Does a slow cell on a busy machine never turn a tampering verdict into a timeout?"""
+    dirty = {"output_type": "display_data", "data": {GUARD_MIME: {"check": "t1", "changed": ["numpy.floor was replaced"]}},
+             "metadata": {}}
+    out = "\n".join([
+        line(event="cell", index=0, status="timeout", error="the cell ran longer than its time limit", outputs=[]),
+        line(event="cell", index=1, status="ok", outputs=[dirty]), line(event="done", error=""),
+    ])
+    score, outcome, reason = finish(out)
+    assert (score, outcome) == (0.0, "tampering") and reason == "tampering detected: numpy.floor was replaced"
+
+
 def test_a_forged_clean_report_does_not_hide_a_real_one() -> None:
     dirty = {"output_type": "display_data", "data": {GUARD_MIME: {"check": "t1", "changed": ["numpy.floor was replaced"]}}}
     assert guard_report([guard_ok(), dirty], "t1").reason == "tampering detected: numpy.floor was replaced"
