@@ -45,7 +45,7 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
         (("grade", "--self", "42"), r"unknown module '42'; known modules: 00-start-here, "),
         (("catch-up", "nope"), r"'nope' is neither a module nor a package file; give a module id"),
         (("verify", "--module", "99"), r"unknown module '99'"),
-        (("grade", "--self", "03"), r"has no graded assignment yet"),
+        (("grade", "--self", "07"), r"has no graded assignment yet"),  # the capstone: not written yet
         (("no-such-command",), r"invalid choice.*see `ds2mle --help`"),
         (("export", "missing.ipynb"), r"missing.ipynb does not exist"),
     ],
