@@ -35,6 +35,7 @@ from fraudguard.train import FraudModel
 __all__ = [
     "SCORE_COLUMNS",
     "DistributedError",
+    "connect",
     "dask_client",
     "features_with_dask",
     "partition_by_customer",
@@ -57,23 +58,22 @@ class DistributedError(FraudguardError):
     """The Dask cluster cannot be reached, or the work cannot be split as asked."""
 
 
-@contextmanager
-def dask_client(
+def connect(
     scheduler_address: str | None = None,
     *,
     n_workers: int = 2,
     threads_per_worker: int = 1,
     processes: bool = False,
     timeout: str = "10s",
-) -> Iterator[Client]:
-    """A Dask client: on a new LocalCluster, or on the cluster at ``scheduler_address``.
+) -> tuple[Client, LocalCluster | None]:
+    """A Dask client on the cluster at ``scheduler_address``, or on a new LocalCluster.
 
     Parameters
     ----------
     scheduler_address : str, optional
         ``"tcp://host:8786"`` of a running scheduler. When None, Dask's
         ``scheduler-address`` setting is used (``DASK_SCHEDULER_ADDRESS``);
-        when that is unset too, a LocalCluster is started on 127.0.0.1.
+        when that is unset too, a LocalCluster is started.
     n_workers, threads_per_worker, processes
         The LocalCluster's shape (ignored for an existing cluster). Threads by
         default: on Paylane-sized partitions, measured on two cores, thread
@@ -82,11 +82,11 @@ def dask_client(
     timeout : str, default "10s"
         How long to wait for an existing scheduler.
 
-    Yields
-    ------
-    distributed.Client
-        Closed on exit. A LocalCluster started here is shut down too; an
-        existing cluster is left running for its other users.
+    Returns
+    -------
+    client : distributed.Client
+    cluster : distributed.LocalCluster or None
+        The LocalCluster started here (the caller shuts it down), or None for an existing cluster.
 
     Raises
     ------
@@ -103,23 +103,44 @@ def dask_client(
                 "start one (`dask scheduler`) or leave the address unset for a LocalCluster"
             ) from None
         logger.info("connected to the Dask scheduler at %s", address)
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=threads_per_worker,
-            processes=processes,
-            dashboard_address=None,
-            **({"host": "127.0.0.1"} if processes else {}),  # threads talk in-process: no port at all
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        logger.info("started a LocalCluster of %d workers at %s", n_workers, cluster.scheduler_address)
+        return client, None
+    cluster = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=processes,
+        dashboard_address=None,
+        **({"host": "127.0.0.1"} if processes else {}),  # threads talk in-process: no port at all
+    )
+    logger.info("started a LocalCluster of %d workers at %s", n_workers, cluster.scheduler_address)
+    return Client(cluster), cluster
+
+
+@contextmanager
+def dask_client(
+    scheduler_address: str | None = None,
+    *,
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    processes: bool = False,
+    timeout: str = "10s",
+) -> Iterator[Client]:
+    """:func:`connect` as a context manager: closes the client, and the LocalCluster if it started one.
+
+    An existing cluster is left running for its other users. Parameters as :func:`connect`.
+    """
+    client, cluster = connect(
+        scheduler_address,
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=processes,
+        timeout=timeout,
+    )
+    try:
         yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def partition_by_customer(transactions: dd.DataFrame, *, npartitions: int | None = None) -> dd.DataFrame:
