@@ -247,6 +247,9 @@ def _is_stub(obj: object) -> bool:
         obj = obj.__func__
     if isinstance(obj, property):
         return any(_is_stub(f) for f in (obj.fget, obj.fset) if f is not None)
+    wrapped = getattr(obj, "__wrapped__", None)  # functools.wraps: @contextmanager, @lru_cache, ...
+    if wrapped is not None and wrapped is not obj and _is_stub(wrapped):
+        return True
     code = getattr(obj, "__code__", None)
     return isinstance(obj, FunctionType) and code is not None and _code_is_stub(code)
 

@@ -275,3 +275,14 @@ def test_export_of_a_copy_with_a_syntax_error_names_the_cell(mini_course: Path) 
         "error: solutions/course/00-intro/00-lesson.ipynb cell 1 does not parse (invalid syntax, line 9); "
         "fix the cell, nothing was written to fraudguard/features.py"
     ]
+
+
+def test_a_decorated_stub_is_still_a_stub() -> None:
+    """Is a @contextmanager (or any functools.wraps) exercise recognised as unfinished, so catch-up can stand in?"""
+    from ds2mle.checks import _is_stub
+
+    namespace = _run_cells(
+        "from contextlib import contextmanager\n\n@contextmanager\ndef connect():\n"
+        "    raise NotImplementedError(\"TODO: start a LocalCluster and yield a Client.\")\n    yield None"
+    )
+    assert _is_stub(namespace["connect"])

@@ -89,3 +89,26 @@ def free_port() -> int:
 @pytest.fixture
 def port() -> Iterator[int]:
     yield free_port()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Undo any logging set-up a test's CLI run did (a handler on a closed capture stream breaks later tests)."""
+    import logging
+
+    def loggers() -> list[logging.Logger]:
+        names = [n for n in logging.Logger.manager.loggerDict if n == "fraudguard" or n.startswith("fraudguard.")]
+        return [logging.getLogger(), *(logging.getLogger(n) for n in names)]
+
+    saved = {id(lg): (lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers()}
+    yield
+    for lg in loggers():
+        if id(lg) in saved:
+            _, handlers, level, propagate = saved[id(lg)]
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate
+        else:
+            lg.handlers.clear()
+            lg.setLevel(logging.NOTSET)
+            lg.propagate = True
