@@ -186,7 +186,7 @@ def write_parquet(frame: pd.DataFrame, location: str | os.PathLike[str], *, clie
     ----------
     frame : pandas.DataFrame
     location : str or path-like
-        ``/tmp/out.parquet`` or ``s3://bucket/key.parquet``.
+        ``data/out.parquet`` or ``s3://bucket/key.parquet``.
     client : S3 client, optional
         :func:`s3_client` when None.
 
