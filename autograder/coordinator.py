@@ -221,7 +221,7 @@ def _executor(options: GradingOptions) -> tuple[Callable[[dict[str, Any]], cf.Fu
         except ImportError:
             raise GradingError("--scheduler needs dask.distributed; run `python -m pip install -e .`") from None
         try:
-            client = Client(options.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
+            client = Client(options.scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise GradingError(f"cannot reach the Dask scheduler at {options.scheduler}: {exc}") from None
 
@@ -229,7 +229,7 @@ def _executor(options: GradingOptions) -> tuple[Callable[[dict[str, Any]], cf.Fu
             return client.submit(run_job_json, json.dumps(job), pure=False)
 
         def completed_remote(futures: list[Any]) -> Iterator[Any]:
-            yield from dask_completed(futures)  # type: ignore[no-untyped-call]
+            yield from dask_completed(futures)
 
         return submit_remote, completed_remote, client.close
 

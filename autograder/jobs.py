@@ -41,7 +41,7 @@ from nbformat.v4 import new_output
 from autograder.engine import CellRecord, NotebookResult, TestResult, first_line, score_cells
 from autograder.guard import strip_guard_outputs
 from autograder.merge import grade_id, is_answer_cell, is_test_cell, merge_submission
-from autograder.sandbox import SandboxPolicy, bwrap_path, size, slot_uid, tasks_of, worker_command
+from autograder.sandbox import SandboxPolicy, _python_roots, bwrap_path, size, slot_uid, tasks_of, worker_command
 
 __all__ = [
     "Outcome",
@@ -314,9 +314,12 @@ def use_zygote() -> bool:
 
     Yes where it keeps the sandbox whole: on Linux, as root (each slot drops to its own user id), with
     bubblewrap, unless ``DS2MLE_GRADE_ZYGOTE=0``. Otherwise each notebook starts its own worker.
+    Not when Python itself lives under ``/tmp`` (a virtual environment in a checkout there): inside the
+    sandbox ``/tmp`` is the job's own scratch space, which each job's fresh tmpfs would hide it under.
     """
+    python_in_tmp = any(root == Path("/tmp") or Path("/tmp") in root.parents for root in _python_roots())
     return (sys.platform.startswith("linux") and os.geteuid() == 0 and bwrap_path() is not None
-            and os.environ.get("DS2MLE_GRADE_ZYGOTE", "1") != "0")
+            and os.environ.get("DS2MLE_GRADE_ZYGOTE", "1") != "0" and not python_in_tmp)
 
 
 class _Slot:

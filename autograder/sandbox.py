@@ -413,7 +413,12 @@ def worker_command(
                  "--perms", "1777", "--dir", INSIDE_TMP]
     else:
         args += ["--perms", "0755", "--dir", INSIDE_WORK]
-    args += ["--symlink", INSIDE_TMP, "/tmp"]
+    if any(root == Path("/tmp") or Path("/tmp") in root.parents for root in _python_roots()):
+        # Python lives under /tmp (a virtual environment in a checkout there): /tmp must be a real folder to
+        # bind it into, so it gets a size-limited tmpfs of its own (jobs.use_zygote() is off in this case).
+        args += ["--perms", "1777", "--size", str(policy.scratch_bytes), "--tmpfs", "/tmp"]
+    else:
+        args += ["--symlink", INSIDE_TMP, "/tmp"]
     made.update({"/proc", "/dev", "/tmp", INSIDE_WORK})
     for root in _python_roots():
         ensure_dirs(str(root) + "/x")

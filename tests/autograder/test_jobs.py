@@ -203,7 +203,8 @@ def test_consecutive_submissions_in_one_zygote_slot_share_nothing() -> None:
     """Does the next submission forked from the same zygote see none of the last one's files, processes or IPC?"""
     from autograder.jobs import build_job, close_slots, run_job, use_zygote
 
-    assert use_zygote()
+    if not use_zygote():
+        pytest.skip("no zygote here: Python lives under /tmp, or DS2MLE_GRADE_ZYGOTE=0")
     first = new_notebook(cells=[new_code_cell(
         "import os, subprocess, sys\n"
         "open('/submission/left-behind.txt', 'w').write('x'); open('/tmp/left-behind.txt', 'w').write('x')\n"
