@@ -35,8 +35,8 @@ def test_base_image_is_slim_and_pinned_to_a_python_minor_version() -> None:
 def test_dependencies_are_installed_before_the_code_is_copied() -> None:
     """Is the dependency layer cached across code changes?"""
     lines = INSTRUCTIONS
-    install_deps = next(i for i, l in enumerate(lines) if "pip install -r" in l)
-    copy_code = next(i for i, l in enumerate(lines) if l.startswith("COPY src/fraudguard"))
+    install_deps = next(i for i, line in enumerate(lines) if "pip install -r" in line)
+    copy_code = next(i for i, line in enumerate(lines) if line.startswith("COPY src/fraudguard"))
     assert install_deps < copy_code
 
 
@@ -44,7 +44,7 @@ def test_runs_as_a_non_root_user() -> None:
     user = instruction("USER")
     assert user and user[-1] not in ("USER root", "USER 0")
     assert INSTRUCTIONS.index(user[-1]) > max(
-        i for i, l in enumerate(INSTRUCTIONS) if l.startswith("RUN pip")
+        i for i, line in enumerate(INSTRUCTIONS) if line.startswith("RUN pip")
     )
 
 
