@@ -19,6 +19,8 @@ CONDA_TO_PYPI = {"playwright-python": "playwright"}
 
 
 def _normalise(spec: str) -> tuple[str, str]:
+    """(name, version bound) of a requirement; an environment marker is pip's business, conda selects by platform."""
+    spec = spec.split(";", 1)[0]
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", spec)
     assert match, spec
     return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
