@@ -15,9 +15,11 @@ files a maintainer exported by hand. Kernels see the scratch copy first on
    probed: the learner's stub of the exercise cell, then its check cell,
    which must fail with the check's sentence (so the check can fail), then
    the solution again. No extra kernel per exercise.
-3. Notebooks that do not depend on each other run in parallel (``-j``). A
-   notebook depends on every earlier notebook that exports package files;
-   so the schedule is a series of stages, each ending at an exporter.
+3. Each notebook runs in its own copy of the scratch course whose package
+   holds exactly what the learner's holds when they reach it: the exports of
+   every notebook up to it, none after. So no notebook waits for another,
+   and all the checks (sources, learner copies, student versions) share one
+   pool of ``-j`` workers, longest first.
 4. The learner's copy of every lesson with exercises (``course/``) runs to
    the end with the whole reference package in place: what a learner who
    ran ``ds2mle catch-up`` gets. (Exercise files outside the package, such
@@ -39,10 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -52,7 +54,7 @@ from ds2mle.lessons import exercises, learner_copy
 from ds2mle.manifest import Course, NotebookEntry, load_course
 from ds2mle.notebooks import read_notebook
 
-__all__ = ["CheckResult", "plan_stages", "render_report", "verify"]
+__all__ = ["CheckResult", "package_states", "render_report", "verify"]
 
 _COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".ds2mle", "gradebook.db", "*.egg-info",
@@ -71,26 +73,28 @@ class CheckResult:
     error: str = ""
 
 
-def plan_stages(notebooks: tuple[NotebookEntry, ...]) -> list[list[NotebookEntry]]:
-    """Group notebooks into stages that may each run in parallel.
+def package_states(notebooks: tuple[NotebookEntry, ...]) -> list[tuple[NotebookEntry, ...]]:
+    """For each notebook, the notebooks whose exports its package holds when it runs.
 
-    A stage ends at a notebook that exports package files: everything after it
-    may import what it wrote.
+    They are every notebook up to and including it that exports package
+    files: what a learner who worked through the course in order has
+    exported by then, and nothing a later notebook writes.
 
     Examples
     --------
     >>> from ds2mle.manifest import NotebookEntry
     >>> def nb(name, exports=()):
     ...     return NotebookEntry("00-x", "lesson", name, tuple(exports), None, 0)
-    >>> [[n.name for n in s] for s in plan_stages((nb("a"), nb("b", ["m.py"]), nb("c"), nb("d")))]
-    [['a', 'b'], ['c', 'd']]
+    >>> [[e.name for e in s] for s in package_states((nb("a"), nb("b", ["m.py"]), nb("c"), nb("d", ["n.py"])))]
+    [[], ['b'], ['b'], ['b', 'd']]
     """
-    stages: list[list[NotebookEntry]] = [[]]
+    states: list[tuple[NotebookEntry, ...]] = []
+    exporters: tuple[NotebookEntry, ...] = ()
     for nb in notebooks:
-        stages[-1].append(nb)
         if nb.exports:
-            stages.append([])
-    return [stage for stage in stages if stage]
+            exporters = (*exporters, nb)
+        states.append(exporters)
+    return states
 
 
 def verify(
@@ -109,10 +113,10 @@ def verify(
     course : Course
         The manifest of the repository to verify (it is copied, not changed).
     jobs : int, default 2
-        Notebooks run at once within a stage.
+        Checks run at once.
     modules : list of str, optional
-        Only these modules (ids or slugs) and the notebooks before them that
-        export package files they may need.
+        Only these modules (ids or slugs). Their notebooks still see the
+        package files every earlier notebook exports.
     cell_timeout : int, default 600
         Seconds one cell may run.
     on_result : callable, optional
@@ -127,39 +131,38 @@ def verify(
     cache = _InputCache(course) if changed_only else None
     wanted = {course.module(key).slug for key in modules} if modules else None
     results: list[CheckResult] = []
-
-    def record(result: CheckResult) -> None:
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-
     with tempfile.TemporaryDirectory(prefix="ds2mle-verify-") as scratch_name:
-        scratch = Path(scratch_name) / "course"
-        shutil.copytree(course.root, scratch, ignore=_COPY_IGNORE)
-        copy = load_course(scratch)
-        _reset_package(copy)
-        with _kernel_env(copy):
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                for stage in plan_stages(copy.notebooks):
-                    todo = [nb for nb in stage if wanted is None or nb.module_slug in wanted or nb.exports]
-                    refused = {nb.label: _export(copy, nb) for nb in todo if nb.exports}
-                    runnable = [nb for nb in todo if not refused.get(nb.label)]
-                    for nb in todo:
-                        if refused.get(nb.label):
-                            record(CheckResult(nb.label, _kind(nb), False, 0.0, refused[nb.label]))
-                    for result in pool.map(_cached(cache, _kind, lambda n: _run_notebook(copy, n, cell_timeout)),
-                                           runnable):
-                        record(result)
-                lessons = [nb for nb in copy.notebooks if nb.kind == "lesson" and _has_exercises(copy, nb)]
-                lessons = [nb for nb in lessons if wanted is None or nb.module_slug in wanted]
-                learner = _cached(cache, lambda _: "learner", lambda n: _run_learner_copy(copy, n, cell_timeout))
-                for result in pool.map(learner, lessons):
-                    record(result)
-                students = [nb for nb in copy.notebooks if nb.kind == "assignment"]
-                students = [nb for nb in students if wanted is None or nb.module_slug in wanted]
-                student = _cached(cache, lambda _: "student", lambda n: _check_student(copy, n, cell_timeout))
-                for result in pool.map(student, students):
-                    record(result)
+        copies, refused = _package_copies(course, Path(scratch_name))
+        final = copies[-1]
+        notebooks = final.notebooks
+        for nb in notebooks:
+            if refused.get(nb.label) and (wanted is None or nb.module_slug in wanted):
+                results.append(CheckResult(nb.label, _kind(nb), False, 0.0, refused[nb.label]))
+                if on_result is not None:
+                    on_result(results[-1])
+        # (order, check): the report keeps this order; the pool takes the longest kinds first
+        checks: list[tuple[int, Callable[[], CheckResult]]] = []
+        source = _cached(cache, _kind, lambda n: _run_notebook(copies[_state(notebooks, n)], n, cell_timeout))
+        learner = _cached(cache, lambda _: "learner", lambda n: _run_learner_copy(final, n, cell_timeout))
+        student = _cached(cache, lambda _: "student", lambda n: _check_student(final, n, cell_timeout))
+        for nb in notebooks:
+            if (wanted is None or nb.module_slug in wanted) and not refused.get(nb.label):
+                checks.append((len(checks), partial(source, nb)))
+        for nb in notebooks:
+            if nb.kind == "lesson" and (wanted is None or nb.module_slug in wanted) and _has_exercises(final, nb):
+                checks.append((len(checks), partial(learner, nb)))
+        students = [nb for nb in notebooks if nb.kind == "assignment" and (wanted is None or nb.module_slug in wanted)]
+        # A student check runs its notebook twice (nbgrader's validator, then the autograder): start those first,
+        # so the last check to finish is a short one and neither worker idles at the end.
+        queue = [(len(checks) + i, partial(student, nb)) for i, nb in enumerate(students)] + checks
+        done: dict[int, CheckResult] = {}
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(run): order for order, run in queue}
+            for future in as_completed(futures):
+                done[futures[future]] = result = future.result()
+                if on_result is not None:
+                    on_result(result)
+        results.extend(done[order] for order in sorted(done))
     if cache is not None:
         cache.save()
     return results
@@ -260,30 +263,43 @@ def render_report(results: list[CheckResult], *, total_seconds: float) -> str:
     return "\n".join(lines)
 
 
-def _reset_package(course: Course) -> None:
-    """Remove every notebook-owned file from the scratch ``src/fraudguard``."""
-    for nb in course.notebooks:
+def _package_copies(course: Course, scratch: Path) -> tuple[list[Course], dict[str, str]]:
+    """One scratch copy of the course per package state (see :func:`package_states`).
+
+    The first copy's ``src/fraudguard`` is the skeleton (every notebook-owned
+    file removed, so nothing a maintainer exported by hand helps); each
+    exporting notebook adds a copy with its files exported on top of the
+    previous one. Returns the copies, in order, and the reason each refused
+    export was refused.
+    """
+    base = scratch / "s00" / "course"
+    shutil.copytree(course.root, base, ignore=_COPY_IGNORE)
+    copies = [load_course(base)]
+    for nb in copies[0].notebooks:
         for target in nb.exports:
-            (course.package_dir / target).unlink(missing_ok=True)
+            (copies[0].package_dir / target).unlink(missing_ok=True)
+    refused: dict[str, str] = {}
+    for nb in copies[0].notebooks:
+        if nb.exports:
+            root = scratch / f"s{len(copies):02d}" / "course"
+            shutil.copytree(copies[-1].root, root, symlinks=True)
+            copies.append(load_course(root))
+            refused[nb.label] = _export(copies[-1], nb)
+    return copies, refused
 
 
-@contextmanager
-def _kernel_env(course: Course) -> Iterator[None]:
-    """Point kernels (and subprocesses) at the scratch copy, then restore."""
-    saved = {key: os.environ.get(key) for key in ("PYTHONPATH", "DS2MLE_ROOT", "MPLBACKEND")}
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(course.root / "src"), *filter(None, [saved["PYTHONPATH"]])]
-    )
-    os.environ["DS2MLE_ROOT"] = str(course.root)
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def _state(notebooks: tuple[NotebookEntry, ...], nb: NotebookEntry) -> int:
+    """Index of the copy ``nb`` runs in: how many notebooks up to it export files."""
+    return sum(1 for other in notebooks[: notebooks.index(nb) + 1] if other.exports)
+
+
+def _kernel_env(course: Course) -> dict[str, str]:
+    """The environment of a check run in ``course``: kernels and subprocesses see its package first."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DS2MLE_ROOT")}
+    env["PYTHONPATH"] = os.pathsep.join([str(course.root / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["DS2MLE_ROOT"] = str(course.root)
+    env["MPLBACKEND"] = "Agg"
+    return env
 
 
 def _kind(nb: NotebookEntry) -> str:
@@ -302,7 +318,8 @@ def _run_notebook(course: Course, nb: NotebookEntry, cell_timeout: int) -> Check
         probed = path.with_name(f".verify-probed-{path.name}")
         nbformat.write(with_probes(source), str(probed))
         path = probed
-    return _papermill(nb.label, _kind(nb), path, cwd=nb.source_path(course.root).parent, cell_timeout=cell_timeout)
+    return _papermill(nb.label, _kind(nb), path, cwd=nb.source_path(course.root).parent, cell_timeout=cell_timeout,
+                      env=_kernel_env(course))
 
 
 def _run_learner_copy(course: Course, nb: NotebookEntry, cell_timeout: int) -> CheckResult:
@@ -316,7 +333,7 @@ def _run_learner_copy(course: Course, nb: NotebookEntry, cell_timeout: int) -> C
     path = path.with_name(f".verify-learner-{path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(copy, str(path))
-    return _papermill(nb.label, "learner", path, cwd=path.parent, cell_timeout=cell_timeout)
+    return _papermill(nb.label, "learner", path, cwd=path.parent, cell_timeout=cell_timeout, env=_kernel_env(course))
 
 
 def with_probes(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -344,7 +361,7 @@ def with_probes(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def _papermill(label: str, kind: str, path: Path, *, cwd: Path, cell_timeout: int) -> CheckResult:
+def _papermill(label: str, kind: str, path: Path, *, cwd: Path, cell_timeout: int, env: dict[str, str]) -> CheckResult:
     out = path.with_name(f".verify-out-{path.name.removeprefix('.verify-')}")
     started = time.perf_counter()
     proc = subprocess.run(
@@ -356,6 +373,7 @@ def _papermill(label: str, kind: str, path: Path, *, cwd: Path, cell_timeout: in
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     seconds = time.perf_counter() - started
     if proc.returncode == 0:
@@ -380,6 +398,7 @@ def _check_student(course: Course, nb: NotebookEntry, cell_timeout: int) -> Chec
         capture_output=True,
         text=True,
         check=False,
+        env=_kernel_env(course),
     )
     seconds = time.perf_counter() - started
     try:

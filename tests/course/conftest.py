@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from _helpers import REPO
+from _helpers import REPO, answer_cells
 from autograder.coordinator import GradingOptions, grade_assignment
 from autograder.sandbox import SandboxPolicy
 from ds2mle.manifest import load_course
@@ -46,15 +46,6 @@ class Graded:
         return "\n".join(lines)
 
 
-def _answer_cells(notebook: nbformat.NotebookNode) -> dict[str, str]:
-    answers = {}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
-            answers[meta["grade_id"]] = re.sub(r"\n?[ \t]*### (BEGIN|END) SOLUTION[ \t]*", "", cell.source)
-    return answers
-
-
 GradeBatch = Callable[[str, str, Mapping[str, Mapping[str, str]]], dict[str, Graded]]
 
 
@@ -70,7 +61,7 @@ def grade_batch(tmp_path_factory: pytest.TempPathFactory) -> GradeBatch:
         slug, name = notebook.split("/")
         root = tmp_path_factory.mktemp(f"grade-{slug}") / "course"
         shutil.copytree(REPO, root, ignore=_IGNORE)
-        reference = _answer_cells(nbformat.read(str(root / "solutions" / "assignments" / notebook), as_version=4))
+        reference = answer_cells(nbformat.read(str(root / "solutions" / "assignments" / notebook), as_version=4))
         release = nbformat.read(str(root / "assignments" / notebook), as_version=4)
         students = {}
         for i, (variant, answers) in enumerate(variants.items()):

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from _helpers import swap
+
 Graded = Any  # conftest.Graded: score, failed {grade_id: reason}, outcome, max_auto, manual, explain()
 
 pytestmark = pytest.mark.slow
@@ -21,12 +23,6 @@ VISIBLE = "test_split_by_time_visible"
 EDGE = "test_split_by_time_edge_cases"
 BAD = "test_split_by_time_bad_input"
 
-
-
-def swap(text: str, old: str, new: str) -> str:
-    """``text`` with ``old`` replaced once; fails loudly if a variant's anchor is gone."""
-    assert text.count(old) == 1, f"the variant's anchor is gone or ambiguous: {old!r}"
-    return text.replace(old, new)
 
 
 # A learner's answer that is right, written plainly; most wrong answers are one slip away from it.

@@ -8,13 +8,11 @@ the same run and memory is measured with tracemalloc, so the verdicts do not dep
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import nbformat
 import pytest
 
-from _helpers import REPO
+from _helpers import reference_answers, swap
 
 pytestmark = pytest.mark.slow
 
@@ -25,22 +23,7 @@ AUTOGRADED, MANUAL = 24, 4
 Graded = Any  # conftest.Graded: score, failed {grade_id: reason}, outcome, max_auto, manual, explain()
 
 
-def _reference() -> dict[str, str]:
-    source = nbformat.read(str(REPO / "solutions" / "assignments" / NOTEBOOK), as_version=4)
-    return {
-        cell.metadata["nbgrader"]["grade_id"]: re.sub(r"\n?[ \t]*### (BEGIN|END) SOLUTION[ \t]*", "", cell.source)
-        for cell in source.cells
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
-REF = _reference()
-
-
-def swap(text: str, old: str, new: str) -> str:
-    """``text`` with ``old`` replaced once; fails loudly if a variant's anchor is gone."""
-    assert text.count(old) == 1, f"the variant's anchor is gone or ambiguous: {old!r}"
-    return text.replace(old, new)
+REF = reference_answers(NOTEBOOK)
 
 
 # ---------------------------------------------------------------- correct answers, written differently

@@ -10,32 +10,42 @@ from pathlib import Path
 import pytest
 
 from ds2mle.manifest import load_course
-from ds2mle.verify import plan_stages, verify
+from ds2mle.verify import package_states, verify
 
 from _helpers import REPO, write_nb
 
 
-def test_stages_end_at_exporters() -> None:
+def test_each_notebook_sees_the_exports_up_to_itself_and_none_after() -> None:
+    """Does every notebook run with what the learner has exported by then: no more, no less?"""
     course = load_course(REPO)
-    stages = plan_stages(course.notebooks)
-    for stage in stages:
-        assert all(not nb.exports for nb in stage[:-1]), "only the last notebook of a stage may export"
-    assert [nb for stage in stages for nb in stage] == list(course.notebooks)
+    notebooks = list(course.notebooks)
+    states = package_states(course.notebooks)
+    assert len(states) == len(notebooks)
+    for index, (nb, state) in enumerate(zip(notebooks, states, strict=True)):
+        assert list(state) == [other for other in notebooks[: index + 1] if other.exports], nb.label
 
 
 @pytest.mark.slow
 def test_verify_reports_the_first_error_and_exports_between_notebooks(mini_course: Path) -> None:
-    """Does a later notebook see what an earlier one exported, and does a failure show its first error?"""
+    """Does a later notebook see what an earlier one exported (and not what a later one will), and does a
+    failure show its first error?"""
     text = (mini_course / "course.toml").read_text(encoding="utf-8")
     text += '\n  [[modules.lessons]]\n  notebook = "00-uses.ipynb"\n\n  [[modules.lessons]]\n  notebook = "01-broken.ipynb"\n'
+    text += '\n  [[modules.lessons]]\n  notebook = "02-later.ipynb"\n  exports = ["later.py"]\n'
     (mini_course / "course.toml").write_text(text, encoding="utf-8")
-    write_nb(mini_course / "solutions/course/01-next/00-uses.ipynb", "from fraudguard.features import double\nassert double(3) == 6")
+    write_nb(
+        mini_course / "solutions/course/01-next/00-uses.ipynb",
+        "import importlib.util\nfrom fraudguard.features import double\nassert double(3) == 6",
+        "assert importlib.util.find_spec('fraudguard.later') is None, 'a later notebook exported it'",
+    )
+    write_nb(mini_course / "solutions/course/01-next/02-later.ipynb", "#| export\nLATER = 1", "from fraudguard.later import LATER")
     write_nb(mini_course / "solutions/course/01-next/01-broken.ipynb", "x = 1", "raise ValueError('the data is late')", "y = 2")
     results = {r.label: r for r in verify(load_course(mini_course), jobs=2)}
     assert results["00-intro/00-lesson"].ok
     assert results["01-next/00-uses"].ok, results["01-next/00-uses"].error
     broken = results["01-next/01-broken"]
     assert not broken.ok and broken.error == "cell 2: ValueError: the data is late"
+    assert results["01-next/02-later"].ok, results["01-next/02-later"].error
     assert not (mini_course / "src/fraudguard/features.py").exists(), "verify works on a scratch copy"
 
 
