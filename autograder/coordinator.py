@@ -59,6 +59,7 @@ from autograder.jobs import (
     finish_job,
     run_job,
     run_job_json,
+    warm_slot,
 )
 from autograder.merge import grade_id, is_answer_cell, is_manual_cell
 from autograder.sandbox import SandboxPolicy, bwrap_path
@@ -211,9 +212,13 @@ class _Pending:
     started: float = field(default_factory=time.monotonic)
 
 
-def _executor(options: GradingOptions) -> tuple[Callable[[dict[str, Any]], cf.Future[dict[str, Any]]],
-                                                 Callable[[list[Any]], Iterator[Any]], Callable[[], None]]:
-    """submit(job) -> future of the raw outcome; as_completed(futures); close()."""
+def _executor(options: GradingOptions, *, warm: int = 0) -> tuple[Callable[[dict[str, Any]], cf.Future[dict[str, Any]]],
+                                                                  Callable[[list[Any]], Iterator[Any]], Callable[[], None]]:
+    """submit(job) -> future of the raw outcome; as_completed(futures); close().
+
+    Locally, ``warm`` threads start their zygote at once (:func:`autograder.jobs.warm_slot`), while the
+    coordinator goes on reading the sources and the submissions.
+    """
     if options.scheduler:
         try:
             from distributed import Client
@@ -234,6 +239,8 @@ def _executor(options: GradingOptions) -> tuple[Callable[[dict[str, Any]], cf.Fu
         return submit_remote, completed_remote, client.close
 
     pool = cf.ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="ds2mle-grade")
+    for _ in range(min(warm, max(1, options.jobs))):
+        pool.submit(warm_slot, options.sandbox)
 
     def submit_local(job: dict[str, Any]) -> cf.Future[dict[str, Any]]:
         return pool.submit(run_job, job)
@@ -314,41 +321,43 @@ def grade_assignment(
     if options.sandbox == "auto" and not options.scheduler and bwrap_path() is None:
         logger.warning("warning: bubblewrap (bwrap) is not installed; submissions run WITHOUT the sandbox")
 
-    with tempfile.TemporaryDirectory(prefix="ds2mle-release-") as scratch:
-        releases = register_assignment(course, module, release_dir=Path(scratch))
-        release = {nb.name: read_notebook(path) for nb, path in zip(module.assignments, releases)}
-    sources = {nb.name: read_notebook(nb.source_path(course.root)) for nb in module.assignments}
-    reference = reference_files(course, module)
-    policy = options.policy
-
-    pending: dict[str, _Pending] = {}
-    jobs: list[tuple[str, str, NotebookNode, tuple[str, ...], dict[str, Any]]] = []
-    for sub in submissions:
-        try:
-            files, file_notes = collect_extra_files(sub.folder)
-        except Exception as exc:  # an unreadable folder: grade the notebooks without the extra files
-            files, file_notes = {}, [f"the submission's extra files could not be read ({type(exc).__name__}); none were copied"]
-        state = pending[sub.student] = _Pending(submission=sub, files=files)
-        for nb in module.assignments:
-            prepared = prepare_notebook(
-                path=sub.folder / nb.name, source=sources[nb.name], release=release[nb.name], student=sub.student,
-                files=files, reference=reference, policy=policy, sandbox=options.sandbox, notes=tuple(file_notes),
-            )
-            if prepared.job is None:
-                assert prepared.result is not None
-                state.results[nb.name], state.executed[nb.name] = prepared.result, prepared.merged
-            else:
-                jobs.append((sub.student, nb.name, prepared.merged, prepared.notes, prepared.job))
-
-    reports: dict[str, SubmissionReport] = {}
-    sandboxed_all = True
-    url = db_url(course)
-    from nbgrader.api import Gradebook
-
-    submit, completed, close = _executor(options)
-    progress = _progress(total=len(submissions), enabled=options.progress)
-    remote = bool(options.scheduler)
+    # The grading threads start their zygotes now, while the sources and the submissions are read.
+    submit, completed, close = _executor(options, warm=len(submissions))
+    progress = None
     try:
+        with tempfile.TemporaryDirectory(prefix="ds2mle-release-") as scratch:
+            releases = register_assignment(course, module, release_dir=Path(scratch))
+            release = {nb.name: read_notebook(path) for nb, path in zip(module.assignments, releases)}
+        sources = {nb.name: read_notebook(nb.source_path(course.root)) for nb in module.assignments}
+        reference = reference_files(course, module)
+        policy = options.policy
+
+        pending: dict[str, _Pending] = {}
+        jobs: list[tuple[str, str, NotebookNode, tuple[str, ...], dict[str, Any]]] = []
+        for sub in submissions:
+            try:
+                files, file_notes = collect_extra_files(sub.folder)
+            except Exception as exc:  # an unreadable folder: grade the notebooks without the extra files
+                files, file_notes = {}, [f"the submission's extra files could not be read ({type(exc).__name__}); none were copied"]
+            state = pending[sub.student] = _Pending(submission=sub, files=files)
+            for nb in module.assignments:
+                prepared = prepare_notebook(
+                    path=sub.folder / nb.name, source=sources[nb.name], release=release[nb.name], student=sub.student,
+                    files=files, reference=reference, policy=policy, sandbox=options.sandbox, notes=tuple(file_notes),
+                )
+                if prepared.job is None:
+                    assert prepared.result is not None
+                    state.results[nb.name], state.executed[nb.name] = prepared.result, prepared.merged
+                else:
+                    jobs.append((sub.student, nb.name, prepared.merged, prepared.notes, prepared.job))
+
+        reports: dict[str, SubmissionReport] = {}
+        sandboxed_all = True
+        url = db_url(course)
+        from nbgrader.api import Gradebook
+
+        progress = _progress(total=len(submissions), enabled=options.progress)
+        remote = bool(options.scheduler)
         with Gradebook(url, course_id=_course_id(course)) as gb:
 
             def settle(student: str, name: str, result: NotebookResult, executed: NotebookNode) -> None:

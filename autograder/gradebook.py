@@ -31,7 +31,7 @@ from typing import Any
 from ds2mle.errors import GradingError
 from ds2mle.manifest import Course, Module
 
-__all__ = ["NotebookGrades", "generate_release", "record_submission", "register_assignment"]
+__all__ = ["NotebookGrades", "create_gradebook", "generate_release", "record_submission", "register_assignment"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,37 @@ def generate_release(course: Course, module: Module, *, release_dir: Path) -> li
     return _generate(course, module, release_dir=release_dir, database=False)
 
 
+def create_gradebook(url: str) -> None:
+    """Create a new gradebook as nbgrader's ``Gradebook`` does, stamped with nbgrader's newest migration.
+
+    nbgrader finds that migration by running ``alembic heads`` as a program of its own: a second Python
+    that imports alembic and SQLAlchemy, about a second before any grading starts. Here the same head is
+    read in this process from nbgrader's own migration scripts, so ``nbgrader db upgrade`` sees the same
+    gradebook. A gradebook that already has tables is left as it is.
+
+    Parameters
+    ----------
+    url : str
+        The gradebook's SQLAlchemy URL (see :func:`db_url`).
+    """
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from nbgrader.dbutil import ALEMBIC_DIR
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
+
+
 def _generate(course: Course, module: Module, *, release_dir: Path, database: bool) -> list[Path]:
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
@@ -151,6 +182,7 @@ def _generate(course: Course, module: Module, *, release_dir: Path, database: bo
     if database:
         _alembic_on_path()
         config.CourseDirectory.db_url = db_url(course)
+        create_gradebook(config.CourseDirectory.db_url)
     else:
         config.GenerateAssignment.no_database = True  # nbgrader's --no-db flag: both settings
         config.SaveCells.enabled = False

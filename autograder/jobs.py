@@ -53,6 +53,7 @@ __all__ = [
     "finish_job",
     "run_job",
     "run_job_json",
+    "warm_slot",
 ]
 
 logger = logging.getLogger(__name__)
@@ -449,6 +450,20 @@ def _slot(bwrap: str) -> _Slot:
         with _slots_lock:
             _all_slots.append(slot)
     return slot
+
+
+def warm_slot(sandbox: SandboxMode) -> None:
+    """Start this thread's zygote now, if its jobs will use one, so the first job does not wait for it.
+
+    A grading thread calls it before its first job, while the coordinator is still reading the sources and
+    the submissions. A zygote that cannot start is left for the first job to report.
+    """
+    bwrap = bwrap_path() if sandbox != "off" else None
+    if bwrap is not None and use_zygote():
+        try:
+            _slot(bwrap)
+        except OSError:
+            logger.debug("the grading zygote did not start ahead of its first job", exc_info=True)
 
 
 def close_slots() -> None:

@@ -331,6 +331,9 @@ def _catch_up_targets(course: Course, key: str) -> list[str]:
 def _cmd_grade(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise GradingError("-j must be at least 1")
+    # jsonschema (under nbformat) compiles an IRI grammar at import when rfc3987_syntax is installed: about a
+    # second before grading starts, for a format check that no notebook schema uses (the worker skips it too).
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     if not args.self_grade:
         return _cmd_grade_cohort(args)
     from autograder.selfgrade import progress_printer, render_report, self_grade
