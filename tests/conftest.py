@@ -9,7 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from _helpers import REPO, write_nb
+from _helpers import REPO, WHOLE_COURSE_VERIFY, start_whole_course_verify, stop_whole_course_verify, write_nb
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The whole-course verify's test goes last: it only waits for the verify started in the background."""
+    items.sort(key=lambda item: item.name == WHOLE_COURSE_VERIFY)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the whole-course verify as soon as its test is selected, to run alongside the other tests."""
+    if not session.config.option.collectonly and any(item.name == WHOLE_COURSE_VERIFY for item in session.items):
+        start_whole_course_verify()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_whole_course_verify()
 
 MINI_MANIFEST = """
 [course]

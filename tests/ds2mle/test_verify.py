@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +9,7 @@ import pytest
 from ds2mle.manifest import load_course
 from ds2mle.verify import package_states, verify
 
-from _helpers import REPO, write_nb
+from _helpers import REPO, start_whole_course_verify, write_nb
 
 
 def test_each_notebook_sees_the_exports_up_to_itself_and_none_after() -> None:
@@ -51,18 +48,18 @@ def test_verify_reports_the_first_error_and_exports_between_notebooks(mini_cours
 
 @pytest.mark.slow
 def test_ds2mle_verify_is_green_on_the_whole_course() -> None:
-    """The CI gate: every lesson, solution and student version of the course behaves."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DS2MLE_ROOT", "PYTHONPATH")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "ds2mle.cli", "verify", "-j", "2"],
-        cwd=REPO, capture_output=True, text=True, check=False, env=env,
-    )
-    print(proc.stdout[-6000:])
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    """The CI gate: every lesson, solution and student version of the course behaves.
+
+    The verify runs in the background from the start of the session (``tests/conftest.py``); this test,
+    the session's last, waits for it.
+    """
+    code, stdout, stderr = start_whole_course_verify().wait()
+    print(stdout[-6000:])
+    assert code == 0, stdout[-3000:] + stderr[-3000:]
     course = load_course(REPO)
     for nb in course.notebooks:
-        assert nb.label in proc.stdout
-    assert "0 failed" in proc.stdout
+        assert nb.label in stdout
+    assert "0 failed" in stdout
 
 
 @pytest.mark.slow
