@@ -6,15 +6,16 @@
 The module 01 service builds a pandas frame per request, concatenates the
 customer's history onto it, runs the whole feature pipeline and then regroups
 what it scored: about a dozen pandas operations whose fixed cost dwarfs the
-work for one row. :class:`FastScorer` gives the same scores (to 1e-9) from
-state it keeps per customer in plain Python lists, sorted by time, so that a
-window count is two binary searches:
+work for one row. :class:`FastScorer` computes the same features from state
+it keeps per customer in plain Python lists, sorted by time, so that counting
+a window is two binary searches:
 
 =========================  ==================================================
 :class:`Transaction`       one request's raw fields, as plain Python values
 :class:`CustomerWindows`   each customer's recent payments, sorted by time
 :class:`FastScorer`        features and scores for a batch of transactions
 :class:`ScoreCache`        answers to retried requests, LRU with a TTL
+:func:`request_digest`     a digest of a request's content
 =========================  ==================================================
 
 The features are those of :class:`fraudguard.features.TransactionFeatures`:
@@ -28,8 +29,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import math
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
@@ -45,19 +48,42 @@ from fraudguard.train import FraudModel
 
 __all__ = ["CustomerWindows", "FastScorer", "ScoreCache", "Transaction", "request_digest"]
 
+V = TypeVar("V")
+
+Predictor = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+"""A feature matrix in, the probability of fraud per row out (as in :mod:`fraudguard.compiled`)."""
+
 _HOUR_NS: Final = 3_600_000_000_000
 
-V = TypeVar("V")
+_LEADING_FEATURES: Final = ("amount_eur", "hour_utc", "is_foreign", "customer_tx_count_1h", "card_tx_count_1h",
+                             "customer_tx_count_24h", "customer_spend_24h_eur")
+"""The first columns of ``TransactionFeatures``, in order: :meth:`FastScorer.features` fills them by position."""
+
+_TEXT_FIELDS: Final = ("transaction_id", "customer_id", "card_id", "currency", "merchant_country", "customer_country",
+                       "merchant_category", "channel", "device")
+"""The fields of :class:`Transaction` that are text."""
 
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
-    """The fields the features read, as plain values: no pandas on the hot path."""
+    """One transaction's fields as plain Python values: what the features read, no pandas on the hot path.
+
+    Attributes
+    ----------
+    transaction_id, customer_id, card_id : str
+        Identifiers; a retried request carries the same ``transaction_id``.
+    time_ns : int
+        The payment's time in nanoseconds since the epoch, UTC.
+    amount_cents : int
+        The amount in minor units of ``currency``.
+    currency, merchant_country, customer_country, merchant_category, channel, device : str
+        The raw text fields.
+    """
 
     transaction_id: str
     customer_id: str
     card_id: str
-    time_ns: int  # nanoseconds since the epoch, UTC
+    time_ns: int
     amount_cents: int
     currency: str
     merchant_country: str
@@ -68,10 +94,40 @@ class Transaction:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Transaction:
-        """From a mapping with the raw columns; ``timestamp`` must be time-zone aware."""
+        """A transaction from a mapping with the raw fields (a request's ``model_dump()``).
+
+        Parameters
+        ----------
+        record : mapping
+            ``timestamp`` (time-zone aware: a ``datetime`` or an ISO string with an offset),
+            ``amount_cents`` and the text fields; other keys are ignored.
+
+        Returns
+        -------
+        Transaction
+
+        Raises
+        ------
+        FeatureError
+            If the timestamp is naive or a field is missing.
+
+        Examples
+        --------
+        >>> tx = Transaction.from_record({"transaction_id": "t1", "customer_id": "c1", "card_id": "k1",
+        ...     "timestamp": "2026-01-01T09:00:00+01:00", "amount_cents": 1250, "currency": "EUR",
+        ...     "merchant_country": "DE", "customer_country": "DE", "merchant_category": "grocery",
+        ...     "channel": "in_store", "device": "chip"})
+        >>> tx.time_ns == pd.Timestamp("2026-01-01T08:00:00Z").value
+        True
+        """
+        missing = [name for name in ("timestamp", "amount_cents", *_TEXT_FIELDS) if name not in record]
+        if missing:
+            raise FeatureError(f"cannot build a transaction: missing fields {', '.join(missing)}")
         stamp = pd.Timestamp(record["timestamp"])
         if stamp.tzinfo is None:
-            raise FeatureError(f"timestamp must be time-zone aware, got {record['timestamp']!r}")
+            raise FeatureError(
+                f"timestamp must be time-zone aware, got {record['timestamp']!r}; add an offset such as +00:00"
+            )
         return cls(
             transaction_id=str(record["transaction_id"]),
             customer_id=str(record["customer_id"]),
@@ -88,21 +144,55 @@ class Transaction:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> list[Transaction]:
-        """Every row of a frame with the raw columns, in order."""
-        columns = ["transaction_id", "customer_id", "card_id", "amount_cents", "currency", "merchant_country",
-                   "customer_country", "merchant_category", "channel", "device"]
-        stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("ns")
+        """Every row of a frame of raw transactions, in order: one conversion per column, none per cell.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Raw transactions with a time-zone-aware ``timestamp``.
+
+        Returns
+        -------
+        list of Transaction
+
+        Raises
+        ------
+        FeatureError
+            If a column is missing or ``timestamp`` is not time-zone aware.
+        """
+        missing = [name for name in ("timestamp", "amount_cents", *_TEXT_FIELDS) if name not in frame.columns]
+        if missing:
+            raise FeatureError(f"cannot build transactions: missing columns {', '.join(missing)}")
+        if not isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype):
+            raise FeatureError(
+                f"timestamp must be time-zone aware, got dtype {frame['timestamp'].dtype}; "
+                "parse it with pandas.to_datetime(..., utc=True)"
+            )
+        stamps = frame["timestamp"].dt.tz_convert("UTC").dt.as_unit("ns")
         nanos = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64).tolist()
-        rows = zip(*(frame[c].tolist() for c in columns), nanos, strict=True)
+        cents = frame["amount_cents"].astype("int64").tolist()
+        text = {name: [str(value) for value in frame[name].tolist()] for name in _TEXT_FIELDS}
         return [
-            cls(str(t), str(cu), str(ca), int(ns), int(a), str(cur), str(mc), str(cc), str(cat), str(ch), str(d))
-            for t, cu, ca, a, cur, mc, cc, cat, ch, d, ns in rows
+            cls(
+                transaction_id=text["transaction_id"][i],
+                customer_id=text["customer_id"][i],
+                card_id=text["card_id"][i],
+                time_ns=nanos[i],
+                amount_cents=cents[i],
+                currency=text["currency"][i],
+                merchant_country=text["merchant_country"][i],
+                customer_country=text["customer_country"][i],
+                merchant_category=text["merchant_category"][i],
+                channel=text["channel"][i],
+                device=text["device"][i],
+            )
+            for i in range(len(frame))
         ]
 
 
 @dataclass(slots=True)
 class _Payments:
-    """One customer's remembered payments, sorted by time (parallel lists)."""
+    """One customer's remembered payments, sorted by time: four parallel lists, one entry per payment."""
 
     times: list[int] = field(default_factory=list)
     euros: list[float] = field(default_factory=list)
@@ -110,6 +200,7 @@ class _Payments:
     ids: list[str] = field(default_factory=list)
 
     def add(self, time_ns: int, euros: float, card: str, transaction_id: str) -> None:
+        """Insert one payment where its time belongs, so that ``times`` stays sorted (a late one too)."""
         at = bisect.bisect_right(self.times, time_ns)
         self.times.insert(at, time_ns)
         self.euros.insert(at, euros)
@@ -117,15 +208,19 @@ class _Payments:
         self.ids.insert(at, transaction_id)
 
     def remove(self, transaction_id: str) -> None:
+        """Remove the payment with this id (it must be here)."""
         at = self.ids.index(transaction_id)
         for column in (self.times, self.euros, self.cards, self.ids):
             del column[at]
 
-    def forget_before(self, cutoff_ns: int) -> None:
+    def forget_before(self, cutoff_ns: int) -> list[str]:
+        """Drop the payments strictly before ``cutoff_ns`` (one exactly at the cutoff stays); return their ids."""
         keep = bisect.bisect_left(self.times, cutoff_ns)
+        forgotten = self.ids[:keep]
         if keep:
             for column in (self.times, self.euros, self.cards, self.ids):
                 del column[:keep]
+        return forgotten
 
 
 class CustomerWindows:
@@ -133,31 +228,63 @@ class CustomerWindows:
 
     It holds what :class:`fraudguard.serving.OnlineHistory` holds (a
     start-up snapshot plus everything scored since, a retried transaction id
-    counted once, rows older than ``horizon`` before the newest forgotten),
-    but as sorted lists per customer, so counting a window is two
+    counted once, payments more than ``horizon_ns`` before the newest one
+    forgotten), as sorted lists per customer, so that counting a window is two
     :func:`bisect.bisect_left` calls instead of a pandas concat and sort.
 
     Parameters
     ----------
     horizon_ns : int
-        How long a payment is remembered, in nanoseconds: the longest feature window.
-    rates : mapping of str to float
+        How long a payment is remembered, in nanoseconds: at least the longest feature window.
+    rates : mapping of str to float, default EUR_RATES
         Units of each currency per euro.
+
+    Raises
+    ------
+    FeatureError
+        If ``horizon_ns`` is not positive.
+
+    Notes
+    -----
+    Forgetting is swept: once every ``horizon_ns`` of payment time, one pass
+    drops every customer's payments older than the newest minus
+    ``horizon_ns``, so memory holds at most about two horizons of payments
+    and each call to :meth:`remember` stays cheap. A request that arrives late
+    by ``d`` may miss payments in the first ``d`` of its longest window, as
+    the module 01 service's does: they may be forgotten already.
     """
 
     def __init__(self, *, horizon_ns: int, rates: Mapping[str, float] = EUR_RATES) -> None:
+        if horizon_ns <= 0:
+            raise FeatureError(f"horizon_ns must be positive, got {horizon_ns}")
         self.horizon_ns = horizon_ns
         self.rates = rates
         self._customers: dict[str, _Payments] = {}
-        self._owner: dict[str, str] = {}  # transaction id -> customer id
-        self._newest: int | None = None
-        self._swept: int | None = None
+        self._owner: dict[str, str] = {}  # transaction id -> the customer it is remembered under
+        self._newest: int | None = None  # the latest payment time seen
+        self._swept: int | None = None  # the newest time when the last sweep ran
 
     def __len__(self) -> int:
+        """Payments remembered."""
         return len(self._owner)
 
+    def __contains__(self, transaction_id: object) -> bool:
+        """Is a payment with this transaction id remembered?"""
+        return transaction_id in self._owner
+
+    @property
+    def n_customers(self) -> int:
+        """Customers with at least one remembered payment (a customer may linger until the next sweep)."""
+        return len(self._customers)
+
     def euros(self, tx: Transaction) -> float:
-        """The amount in euros, as :func:`fraudguard.features.amount_in_eur` computes it."""
+        """The amount in euros, as :func:`fraudguard.features.amount_in_eur` computes it.
+
+        Raises
+        ------
+        UnsupportedCurrencyError
+            If the currency has no rate; the message lists the supported ones.
+        """
         rate = self.rates.get(tx.currency)
         if rate is None:
             raise UnsupportedCurrencyError(
@@ -166,40 +293,87 @@ class CustomerWindows:
         return tx.amount_cents / 100.0 / rate
 
     def payments(self, customer_id: str) -> _Payments | None:
-        """The customer's remembered payments (None if there are none)."""
+        """The customer's remembered payments, sorted by time (None if there are none). Read them, do not modify."""
         return self._customers.get(customer_id)
 
     def remember(self, transactions: Iterable[Transaction]) -> None:
-        """Add scored transactions; a known id replaces its earlier row; forget what is past the horizon."""
-        for tx in transactions:
+        """Add scored transactions, each where its time belongs, and forget what is past the horizon.
+
+        Parameters
+        ----------
+        transactions : iterable of Transaction
+            Transactions just scored, in any order. A transaction id already
+            remembered replaces its earlier payment (a retried request is
+            counted once); one already older than the horizon is not kept.
+
+        Raises
+        ------
+        UnsupportedCurrencyError
+            If a currency has no rate; nothing is remembered then.
+        """
+        batch = list(transactions)
+        if not batch:
+            return
+        amounts = [self.euros(tx) for tx in batch]
+        newest = max(tx.time_ns for tx in batch)
+        self._newest = newest if self._newest is None else max(self._newest, newest)
+        cutoff = self._newest - self.horizon_ns
+        for tx, euros in zip(batch, amounts, strict=True):
             owner = self._owner.pop(tx.transaction_id, None)
             if owner is not None:
                 self._customers[owner].remove(tx.transaction_id)
-            self._customers.setdefault(tx.customer_id, _Payments()).add(
-                tx.time_ns, self.euros(tx), tx.card_id, tx.transaction_id
-            )
+            if tx.time_ns < cutoff:
+                continue  # it can count in no window of a payment that is not itself that late
+            payments = self._customers.get(tx.customer_id)
+            if payments is None:
+                payments = self._customers[tx.customer_id] = _Payments()
+            payments.add(tx.time_ns, euros, tx.card_id, tx.transaction_id)
             self._owner[tx.transaction_id] = tx.customer_id
-            self._newest = tx.time_ns if self._newest is None else max(self._newest, tx.time_ns)
-        if self._newest is not None and (self._swept is None or self._newest - self._swept >= self.horizon_ns):
-            self._forget_before(self._newest - self.horizon_ns)
+        if self._swept is None or self._newest - self._swept >= self.horizon_ns:
+            self._forget_before(cutoff)
             self._swept = self._newest
 
     def _forget_before(self, cutoff_ns: int) -> None:
+        """One sweep: every customer's payments before ``cutoff_ns`` go, and customers left with none."""
         for customer in list(self._customers):
             payments = self._customers[customer]
-            for transaction_id in payments.ids[: bisect.bisect_left(payments.times, cutoff_ns)]:
+            for transaction_id in payments.forget_before(cutoff_ns):
                 del self._owner[transaction_id]
-            payments.forget_before(cutoff_ns)
             if not payments.times:
                 del self._customers[customer]
 
     @classmethod
-    def from_history(cls, history: History | pd.DataFrame | None, *, horizon_ns: int,
-                     rates: Mapping[str, float] = EUR_RATES) -> CustomerWindows:
-        """Start from a snapshot of recent transactions (a :class:`History` or a frame)."""
+    def from_history(
+        cls, history: History | pd.DataFrame | None, *, horizon_ns: int, rates: Mapping[str, float] = EUR_RATES
+    ) -> CustomerWindows:
+        """Windows that start from a snapshot of recent transactions.
+
+        Parameters
+        ----------
+        history : History or pandas.DataFrame or None
+            Transactions known at start-up, e.g. yesterday's file. An
+            :class:`~fraudguard.serving.OnlineHistory` is refused: pass its ``snapshot``.
+        horizon_ns : int
+            As for :class:`CustomerWindows`.
+        rates : mapping of str to float, default EUR_RATES
+            Units of each currency per euro.
+
+        Returns
+        -------
+        CustomerWindows
+
+        Raises
+        ------
+        TypeError
+            If ``history`` is a subclass of ``History`` such as ``OnlineHistory`` (its scored rows live elsewhere).
+        """
         windows = cls(horizon_ns=horizon_ns, rates=rates)
         if isinstance(history, History):
-            parts = list(getattr(history, "_by_customer", {}).values())
+            if type(history) is not History:
+                raise TypeError(
+                    f"pass a History or a DataFrame, got {type(history).__name__}; for an OnlineHistory pass its .snapshot"
+                )
+            parts = list(history._by_customer.values())  # History keeps its rows per customer
             frame = pd.concat(parts, ignore_index=True) if parts else None
         else:
             frame = history
@@ -217,11 +391,31 @@ class FastScorer:
         A model whose pipeline is ``TransactionFeatures`` then a classifier with ``predict_proba``.
     history : History or pandas.DataFrame, optional
         Recent transactions known at start-up.
+    predict : callable, optional
+        Feature matrix in, probability of fraud per row out (a compiled model,
+        see :mod:`fraudguard.compiled`); the classifier's ``predict_proba`` when None.
+
+    Attributes
+    ----------
+    windows : CustomerWindows
+        The state: every remembered payment, per customer.
+    classifier : object
+        The pipeline's last step.
+
+    Raises
+    ------
+    TypeError
+        If the pipeline is not ``TransactionFeatures`` then a classifier.
 
     Notes
     -----
-    Not thread-safe: one thread scores and remembers (the service gives it a
-    single worker thread), so the state needs no lock.
+    A card belongs to one customer, so a card's payments are found among its
+    customer's, as in :class:`fraudguard.serving.OnlineHistory`.
+
+    Not thread-safe: one thread scores and remembers (the fast service gives
+    it a single worker thread), so the state needs no lock. The default
+    ``predict_proba`` runs OpenMP threads; for one-row scoring limit them to
+    one (``threadpoolctl.threadpool_limits(1, "openmp")``), as the services do.
     """
 
     def __init__(
@@ -229,71 +423,137 @@ class FastScorer:
         model: FraudModel,
         history: History | pd.DataFrame | None = None,
         *,
-        predict: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]] | None = None,
+        predict: Predictor | None = None,
     ) -> None:
-        features = model.pipeline[0]
-        if not isinstance(features, TransactionFeatures):
-            raise TypeError(f"the pipeline's first step must be TransactionFeatures, got {type(features).__name__}")
+        steps = model.pipeline.steps
+        features = steps[0][1]
+        if len(steps) != 2 or not isinstance(features, TransactionFeatures):
+            raise TypeError(
+                "FastScorer needs a pipeline of TransactionFeatures then a classifier, got "
+                + " -> ".join(type(step).__name__ for _, step in steps)
+            )
+        names = [str(name) for name in features.get_feature_names_out()]
+        if tuple(names[: len(_LEADING_FEATURES)]) != _LEADING_FEATURES:
+            raise TypeError(f"unexpected feature layout {names[:7]}; FastScorer computes {list(_LEADING_FEATURES)}")
         self.model = model
-        self.classifier = model.pipeline[-1]
-        self.predict = predict or (lambda matrix: self.classifier.predict_proba(matrix)[:, 1])
-        self.spend_ns = pd.Timedelta(features.spend_window).value
-        self.velocity_ns = pd.Timedelta(features.velocity_window).value
+        self.classifier = steps[-1][1]
+        self.predict: Predictor = predict or self._predict_proba
+        self.spend_ns = int(pd.Timedelta(features.spend_window).value)
+        self.velocity_ns = int(pd.Timedelta(features.velocity_window).value)
         rates = EUR_RATES if features.eur_rates is None else features.eur_rates
         self.windows = CustomerWindows.from_history(
             history, horizon_ns=max(self.spend_ns, self.velocity_ns), rates=rates
         )
-        names = list(features.get_feature_names_out())
         self.n_features = len(names)
-        self._onehot = {column: {name.split("=", 1)[1]: i for i, name in enumerate(names)
-                                 if name.startswith(f"{column}=")} for column in CATEGORICAL_COLUMNS}
+        self._onehot = {
+            column: {name.split("=", 1)[1]: i for i, name in enumerate(names) if name.startswith(f"{column}=")}
+            for column in CATEGORICAL_COLUMNS
+        }
+
+    def _predict_proba(self, matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        scores: npt.NDArray[np.float64] = self.classifier.predict_proba(matrix)[:, 1]
+        return scores
+
+    def _row_fields(self, row: npt.NDArray[np.float64], tx: Transaction) -> None:
+        """Fill the features that need only the transaction itself: amount, hour, foreign, one-hot categories."""
+        row[0] = self.windows.euros(tx)
+        row[1] = (tx.time_ns // _HOUR_NS) % 24
+        row[2] = tx.merchant_country != tx.customer_country
+        for column, value in (
+            ("merchant_category", tx.merchant_category),
+            ("channel", tx.channel),
+            ("device", tx.device),
+        ):
+            index = self._onehot[column].get(value)  # a category unseen in training stays all zeros
+            if index is not None:
+                row[index] = 1.0
 
     def features(self, batch: Sequence[Transaction]) -> npt.NDArray[np.float64]:
-        """The model's feature matrix for ``batch``: earlier rows of the batch count as history."""
+        """The model's feature matrix for ``batch``; earlier rows of the batch count as history.
+
+        Parameters
+        ----------
+        batch : sequence of Transaction
+            Transactions to score, in any order.
+
+        Returns
+        -------
+        numpy.ndarray
+            One row per transaction, the columns of ``TransactionFeatures.get_feature_names_out()``.
+
+        Raises
+        ------
+        UnsupportedCurrencyError
+            If a currency has no rate.
+        """
         matrix = np.zeros((len(batch), self.n_features))
         by_customer: dict[str, list[int]] = {}
         for i, tx in enumerate(batch):
+            self._row_fields(matrix[i], tx)
             by_customer.setdefault(tx.customer_id, []).append(i)
-            euros = self.windows.euros(tx)
-            row = matrix[i]
-            row[0] = euros
-            row[1] = (tx.time_ns // _HOUR_NS) % 24
-            row[2] = tx.merchant_country != tx.customer_country
-            for column, value in (("merchant_category", tx.merchant_category), ("channel", tx.channel),
-                                  ("device", tx.device)):
-                index = self._onehot[column].get(value)
-                if index is not None:
-                    row[index] = 1.0
         for customer, rows in by_customer.items():
             times, euros, cards = self._context(customer, [batch[i] for i in rows])
             for i in rows:
-                tx = batch[i]
-                before = bisect.bisect_left(times, tx.time_ns)
-                first_1h = bisect.bisect_left(times, tx.time_ns - self.velocity_ns, 0, before)
-                first_24h = bisect.bisect_left(times, tx.time_ns - self.spend_ns, 0, before)
-                row = matrix[i]
-                row[3] = before - first_1h
-                row[4] = sum(1 for card in cards[first_1h:before] if card == tx.card_id)
-                row[5] = before - first_24h
-                row[6] = math.fsum(euros[first_24h:before])
+                self._window_features(matrix[i], batch[i], times, euros, cards)
         return matrix
 
+    def _window_features(
+        self, row: npt.NDArray[np.float64], tx: Transaction, times: list[int], euros: list[float], cards: list[str]
+    ) -> None:
+        """Fill the four window features of ``tx`` from its customer's payments, sorted by time."""
+        before = bisect.bisect_left(times, tx.time_ns)
+        first_velocity = bisect.bisect_left(times, tx.time_ns - self.velocity_ns, 0, before)
+        first_spend = bisect.bisect_left(times, tx.time_ns - self.spend_ns, 0, before)
+        row[3] = before - first_velocity
+        row[4] = cards[first_velocity:before].count(tx.card_id)
+        row[5] = before - first_spend
+        row[6] = math.fsum(euros[first_spend:before])
+
     def _context(self, customer: str, rows: list[Transaction]) -> tuple[list[int], list[float], list[str]]:
-        """The customer's remembered payments plus ``rows``, sorted by time (ids in ``rows`` not twice)."""
+        """The customer's remembered payments and ``rows``, sorted by time, each transaction id once.
+
+        Returns
+        -------
+        times, euros, cards : list
+            Parallel lists, sorted by time.
+        """
         known = self.windows.payments(customer)
-        if known is None and len(rows) == 1:
-            return [rows[0].time_ns], [self.windows.euros(rows[0])], [rows[0].card_id]
+        if len(rows) == 1 and rows[0].transaction_id not in self.windows:
+            if known is None:
+                return [], [], []
+            return known.times, known.euros, known.cards
         merged: list[tuple[int, float, str]] = []
         if known is not None:
             batch_ids = {tx.transaction_id for tx in rows}
-            merged = [(t, e, c) for t, e, c, i in zip(known.times, known.euros, known.cards, known.ids,
-                                                      strict=True) if i not in batch_ids]
+            merged = [
+                (t, e, c)
+                for t, e, c, i in zip(known.times, known.euros, known.cards, known.ids, strict=True)
+                if i not in batch_ids
+            ]
         merged += [(tx.time_ns, self.windows.euros(tx), tx.card_id) for tx in rows]
-        merged.sort(key=lambda item: item[0])
+        merged.sort(key=lambda payment: payment[0])
         return [m[0] for m in merged], [m[1] for m in merged], [m[2] for m in merged]
 
     def score(self, batch: Sequence[Transaction], *, remember: bool = True) -> npt.NDArray[np.float64]:
-        """Fraud probability of each transaction, then (by default) remember them as history."""
+        """Fraud probability of each transaction, then (by default) remember them as history.
+
+        Parameters
+        ----------
+        batch : sequence of Transaction
+            Transactions to score; earlier ones in the batch count as history for later ones.
+        remember : bool, default True
+            Add the batch to :attr:`windows` after scoring it.
+
+        Returns
+        -------
+        numpy.ndarray
+            One probability per transaction, in order.
+
+        Raises
+        ------
+        UnsupportedCurrencyError
+            If a currency has no rate; nothing is remembered then.
+        """
         if not batch:
             return np.zeros(0)
         scores = self.predict(self.features(batch))
@@ -303,49 +563,89 @@ class FastScorer:
 
 
 def request_digest(fields: Mapping[str, object]) -> str:
-    """A digest of a request's content: a retry with the same fields has the same digest."""
-    text = "\x1f".join(f"{k}={fields[k]}" for k in sorted(fields))
+    """A digest of a request's content: a retry with the same fields has the same digest.
+
+    Parameters
+    ----------
+    fields : mapping of str to object
+        The request's fields; values JSON cannot encode (datetimes) are encoded with ``str``.
+
+    Returns
+    -------
+    str
+        32 hexadecimal characters, the same whatever the order of the keys.
+
+    Examples
+    --------
+    >>> request_digest({"a": 1, "b": "x"}) == request_digest({"b": "x", "a": 1})
+    True
+    >>> request_digest({"a": 1}) == request_digest({"a": 2})
+    False
+    """
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-@dataclass
-class _Counts:
-    hits: int = 0
-    misses: int = 0
-
-
 class ScoreCache(Generic[V]):
-    """Answers by key, least recently used evicted first, each kept ``ttl`` seconds: cachetools' TTLCache plus hit rates.
+    """Answers by key, each kept ``ttl`` seconds at most, the least recently used evicted first; hit rates.
 
-    The service keys it by transaction id and keeps the request's digest
-    with the answer, so a retried payment gets the same answer without being
-    counted twice, and a changed request under a known id is scored afresh.
+    A thin layer over :class:`cachetools.TTLCache`. The service keys it by
+    transaction id and stores the request's digest with the answer, so a
+    retried payment gets the same answer without being scored (or counted)
+    again, while a different request under a known id is a miss.
+
+    Parameters
+    ----------
+    maxsize : int
+        The most answers kept; the least recently used goes first.
+    ttl : float
+        Seconds an answer is kept after it was put (a hit does not extend it).
+    timer : callable, default time.monotonic
+        The clock, in seconds; a test or a replay passes its own.
+
+    Examples
+    --------
+    >>> cache = ScoreCache(maxsize=2, ttl=60.0)
+    >>> cache.put("t1", "d1", 0.25)
+    >>> cache.get("t1", "d1"), cache.get("t1", "other"), cache.hit_rate
+    (0.25, None, 0.5)
     """
 
-    def __init__(self, *, maxsize: int, ttl: float) -> None:
-        self._cache: TTLCache[Hashable, tuple[str, V]] = TTLCache(maxsize=maxsize, ttl=ttl)
-        self._counts = _Counts()
+    def __init__(self, *, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic) -> None:
+        self._cache: TTLCache[Hashable, tuple[str, V]] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._hits = 0
+        self._misses = 0
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """Answers held (expired ones until the next write drops them)."""
+        return len(self._cache)
+
     def get(self, key: Hashable, digest: str) -> V | None:
+        """The answer kept for ``key`` if it is fresh and answers a request with this ``digest``; else None.
+
+        Each call counts one hit or one miss.
+        """
         with self._lock:
             found = self._cache.get(key)
             if found is not None and found[0] == digest:
-                self._counts.hits += 1
+                self._hits += 1
                 return found[1]
-            self._counts.misses += 1
+            self._misses += 1
             return None
 
     def put(self, key: Hashable, digest: str, value: V) -> None:
+        """Keep ``value`` for ``key``, with the digest of the request it answers."""
         with self._lock:
             self._cache[key] = (digest, value)
 
     @property
     def hit_rate(self) -> float:
-        total = self._counts.hits + self._counts.misses
-        return self._counts.hits / total if total else 0.0
+        """Hits over lookups so far (0.0 before the first)."""
+        total = self._hits + self._misses
+        return self._hits / total if total else 0.0
 
     @property
     def stats(self) -> dict[str, float]:
-        return {"hits": self._counts.hits, "misses": self._counts.misses, "hit_rate": self.hit_rate,
-                "size": len(self._cache)}
+        """``hits``, ``misses``, ``hit_rate`` and ``size`` (answers held)."""
+        return {"hits": self._hits, "misses": self._misses, "hit_rate": self.hit_rate, "size": len(self._cache)}
