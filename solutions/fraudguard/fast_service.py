@@ -18,7 +18,8 @@ what changes is the path a request takes:
 One thread owns the scoring state, so it needs no lock, and the event loop
 never blocks on CPU work. Under light load a batch is one request and adds
 no wait; under heavy load batches grow on their own, and the fixed cost of a
-model call is shared. ``fraudguard serve-fast`` runs it with uvicorn.
+model call is shared. ``fraudguard serve-fast`` runs it with uvicorn
+(``--workers N`` for N processes, each with its own history: see the lesson).
 """
 
 from __future__ import annotations
@@ -26,21 +27,25 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 import typer
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 
 import fraudguard
+from fraudguard.cli import load_model_from_uri
 from fraudguard.compiled import compile_classifier, sklearn_predictor
-from fraudguard.config import Settings
-from fraudguard.errors import BatchTooLargeError, FeatureError
+from fraudguard.config import ENV_PREFIX, Settings, describe_settings_error, load_settings
+from fraudguard.data import load_transactions
+from fraudguard.errors import BatchTooLargeError, FeatureError, SettingsError
 from fraudguard.fast_scoring import FastScorer, ScoreCache, Transaction, request_digest
 from fraudguard.features import History
 from fraudguard.serving import (
@@ -55,29 +60,35 @@ from fraudguard.serving import (
 )
 from fraudguard.train import FraudModel
 
-__all__ = ["MicroBatcher", "StatsResponse", "create_fast_app", "register"]
+__all__ = ["BatchStats", "MicroBatcher", "StatsResponse", "create_fast_app", "register"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+_COMPILED_VARIABLE = f"{ENV_PREFIX}FAST_COMPILED"
+"""How ``serve-fast --workers N`` tells each worker process whether to use the compiled trees."""
+
 
 @dataclass
 class _Pending(Generic[T, R]):
+    """One request in the queue: its items, and the future its caller is waiting on."""
+
     items: list[T]
     future: asyncio.Future[list[R]]
 
 
 @dataclass
 class BatchStats:
-    """How the batcher has been batching: calls, rows, and the distribution of rows per call."""
+    """How the batcher has been batching: calls, rows, and how many calls had each number of rows."""
 
     calls: int = 0
     rows: int = 0
     sizes: Counter[int] = field(default_factory=Counter)
 
     def record(self, rows: int) -> None:
+        """Count one successful call of ``rows`` rows."""
         self.calls += 1
         self.rows += rows
         self.sizes[rows] += 1
@@ -89,113 +100,163 @@ class MicroBatcher(Generic[T, R]):
     Parameters
     ----------
     score : callable
-        Items in, one result per item out, in order. Runs on the batcher's thread only.
+        Items in, one result per item out, in order. Runs on the batcher's thread only,
+        one call at a time, so the state it uses needs no lock.
     max_batch_rows : int, default 512
-        The most items one call gets; a request's items are never split.
+        The most items one call gets; a request's items are never split, so a
+        request larger than this is scored alone.
     max_wait_s : float, default 0.0
-        How long the first request of a batch may wait for company. 0: take
-        what queued while the previous call ran, and go (no added latency when idle).
+        How long the first request of a batch waits for company. 0: take what
+        queued while the previous call ran, and go (no added latency when idle).
 
     Notes
     -----
-    If a call raises, each request of that batch is retried alone, so one bad
-    request fails only itself.
+    If a call raises, each request of that batch is scored again alone, so
+    one bad request fails only itself. Use it as an async context manager:
+    ``async with batcher: ... await batcher.submit(items)``.
+
+    Examples
+    --------
+    >>> async def demo():
+    ...     async with MicroBatcher(lambda items: [x * 2 for x in items]) as batcher:
+    ...         return await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3]))
+    >>> asyncio.run(demo())
+    [[2, 4], [6]]
     """
 
-    def __init__(self, score: Callable[[list[T]], Sequence[R]], *, max_batch_rows: int = 512,
-                 max_wait_s: float = 0.0) -> None:
+    def __init__(
+        self, score: Callable[[list[T]], Sequence[R]], *, max_batch_rows: int = 512, max_wait_s: float = 0.0
+    ) -> None:
         if max_batch_rows < 1:
             raise ValueError(f"max_batch_rows must be at least 1, got {max_batch_rows}")
+        if max_wait_s < 0:
+            raise ValueError(f"max_wait_s must be 0 or more, got {max_wait_s}")
         self.score = score
         self.max_batch_rows = max_batch_rows
         self.max_wait_s = max_wait_s
         self.stats = BatchStats()
         self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer")
+        self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, items: list[T]) -> list[R]:
-        """Score ``items`` (in one batch with whatever else is waiting) and return their results."""
-        if self._task is None:
+    async def submit(self, items: Sequence[T]) -> list[R]:
+        """Score ``items`` (in one call with whatever else is waiting) and return their results, in order.
+
+        Raises
+        ------
+        Exception
+            Whatever ``score`` raised on these items alone.
+        RuntimeError
+            If the batcher is not running.
+        """
+        task = self._task
+        if task is None or task.done():
             raise RuntimeError("the batcher is not running: use `async with batcher:`")
         future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(items, future))
-        return await future
+        self._queue.put_nowait(_Pending(list(items), future))
+        await asyncio.wait((future, task), return_when=asyncio.FIRST_COMPLETED)
+        if future.done():
+            return future.result()
+        if task.cancelled():
+            raise RuntimeError("the batcher was stopped before scoring this request")
+        task.result()  # the batcher's loop ended with an error: raise it
+        raise RuntimeError("the batcher stopped before scoring this request")
 
     async def __aenter__(self) -> MicroBatcher[T, R]:
-        self._task = asyncio.create_task(self._run())
+        """Start the collecting task and the scoring thread."""
+        if self._task is not None:
+            raise RuntimeError("the batcher is already running")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer")
+        self._task = asyncio.create_task(self._run(), name="micro-batcher")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the task and the thread; the requests still queued get an error, not silence."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
-        self._executor.shutdown(wait=True)
+            except Exception as error:  # its waiting callers were given the error by submit
+                logger.warning("the batcher had stopped: %r", error)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        while not self._queue.empty():  # nobody will score these: tell their callers
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("the service is shutting down"))
+
+    async def _call(self, items: list[T]) -> Sequence[R]:
+        """``score(items)`` on the batcher's own thread, awaited without blocking the event loop."""
+        if self._executor is None:
+            raise RuntimeError("the batcher is not running: use `async with batcher:`")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.score, items)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Forever: take the next request, add what else is waiting (up to max_batch_rows), score them together."""
+        held: _Pending[T, R] | None = None
         while True:
-            batch = [await self._queue.get()]
-            rows = len(batch[0].items)
-            deadline = loop.time() + self.max_wait_s
-            while rows < self.max_batch_rows:
-                try:
-                    if self.max_wait_s > 0:
-                        pending = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time()))
-                    else:
-                        pending = self._queue.get_nowait()
-                except (asyncio.QueueEmpty, TimeoutError):
-                    break
+            first = held if held is not None else await self._queue.get()
+            held = None
+            batch, rows = [first], len(first.items)
+            if self.max_wait_s > 0 and rows < self.max_batch_rows:
+                await asyncio.sleep(self.max_wait_s)  # let company arrive
+            while rows < self.max_batch_rows and not self._queue.empty():
+                pending = self._queue.get_nowait()
                 if rows + len(pending.items) > self.max_batch_rows:
-                    await self._queue.put(pending)  # too big for this batch: first of the next
+                    held = pending  # a request is never split: it opens the next batch
                     break
                 batch.append(pending)
                 rows += len(pending.items)
-            await self._score(loop, batch)
+            await self._score(batch)
 
-    async def _score(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending[T, R]]) -> None:
+    async def _score(self, batch: list[_Pending[T, R]]) -> None:
+        """Score a batch in one call and hand each request its slice; on failure, each request alone."""
         items = [item for pending in batch for item in pending.items]
         try:
-            results = list(await loop.run_in_executor(self._executor, self.score, items))
-        except Exception:
-            if len(batch) == 1:
-                raise_into(batch[0])
-                return
-            for pending in batch:  # isolate the request that failed
-                await self._score(loop, [pending])
+            results = await self._call(items)
+            if len(results) != len(items):
+                raise RuntimeError(f"score returned {len(results)} results for {len(items)} items")
+        except Exception as error:
+            if len(batch) > 1:
+                for pending in batch:  # find the culprit: only its caller gets the error
+                    await self._score([pending])
+            elif not batch[0].future.done():
+                batch[0].future.set_exception(error)
             return
         self.stats.record(len(items))
         start = 0
         for pending in batch:
-            if not pending.future.done():
-                pending.future.set_result(results[start : start + len(pending.items)])
-            start += len(pending.items)
+            end = start + len(pending.items)
+            if not pending.future.done():  # its caller may have given up
+                pending.future.set_result(list(results[start:end]))
+            start = end
 
 
-def raise_into(pending: _Pending[Any, Any]) -> None:
-    """Hand the exception being handled to the request's waiter."""
-    import sys
+class _Prepared(NamedTuple):
+    """A validated request, its transaction as plain values, and a digest of its content."""
 
-    error = sys.exc_info()[1]
-    if not pending.future.done() and error is not None:
-        pending.future.set_exception(error)
+    request: PredictionRequest
+    transaction: Transaction
+    digest: str
 
 
 class StatsResponse(BaseModel):
-    """How the fast path is doing: batches, cache hits."""
+    """How the fast path of this process is doing: batches formed, cache hits, memory."""
 
-    scoring_calls: int
+    process_id: int = Field(description="The operating system's id of the process that answered.")
+    scoring_calls: int = Field(description="Successful calls of the model since start-up.")
     rows_scored: int
     mean_rows_per_call: float
     largest_batch: int
-    cache_hits: int
+    calls_by_rows: dict[int, int] = Field(description="How many calls had each number of rows.")
+    cache_hits: int = Field(description="Retries answered from the cache.")
     cache_misses: int
     cache_hit_rate: float
-    customers_remembered: int
+    transactions_remembered: int = Field(description="Payments kept in the per-customer windows.")
 
 
 def create_fast_app(
@@ -217,63 +278,68 @@ def create_fast_app(
         Predict with Treelite's runtime (False: scikit-learn's ``predict_proba``).
     cache_size, cache_ttl_s : int, float
         Answers kept for retried requests: how many, and for how long.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        ``POST /predict``, ``POST /predict-batch``, ``GET /health``, ``GET /version``
+        as in module 01, and ``GET /stats``.
     """
     classifier = model.pipeline[-1]
-    predict = compile_classifier(classifier) if compiled else sklearn_predictor(classifier)
-    scorer = FastScorer(model, history, predict=predict)
+    predictor = compile_classifier(classifier) if compiled else sklearn_predictor(classifier)
+    scorer = FastScorer(model, history, predict=predictor)
     cache: ScoreCache[PredictionResponse] = ScoreCache(maxsize=cache_size, ttl=cache_ttl_s)
     threshold, source = served_threshold(model, settings)
     known: dict[str, list[str]] = getattr(model.pipeline[0], "categories_", {})
 
-    def score(batch: list[tuple[PredictionRequest, Transaction]]) -> list[PredictionResponse]:
-        scores = scorer.score([tx for _, tx in batch])
+    def score(batch: list[_Prepared]) -> list[PredictionResponse]:
+        """One micro-batch, on the batcher's thread: features and trees in one call, then one answer each."""
+        probabilities = scorer.score([p.transaction for p in batch])
         return [
             PredictionResponse(
-                transaction_id=request.transaction_id,
-                fraud_probability=float(p),
-                flagged=bool(p >= threshold),
+                transaction_id=p.request.transaction_id,
+                fraud_probability=float(probability),
+                flagged=bool(probability >= threshold),
                 threshold=threshold,
                 threshold_source=source,
                 model_version=model.version,
-                warnings=unseen_categories(request, known),
+                warnings=unseen_categories(p.request, known),
             )
-            for (request, _), p in zip(batch, scores, strict=True)
+            for p, probability in zip(batch, probabilities, strict=True)
         ]
 
-    batcher: MicroBatcher[tuple[PredictionRequest, Transaction], PredictionResponse] = MicroBatcher(
-        score, max_batch_rows=max(512, settings.max_batch_size)
-    )
+    batcher = MicroBatcher(score, max_batch_rows=max(512, settings.max_batch_size))
 
-    def prepare(request: PredictionRequest) -> tuple[PredictionRequest, Transaction]:
+    def prepare(request: PredictionRequest) -> _Prepared:
+        """Plain values and a digest, read once; a request the model cannot score is refused here, alone."""
         fields = request.model_dump()
-        tx = Transaction.from_record(fields)
         try:
-            scorer.windows.euros(tx)  # refuse an unknown currency before it can join a batch
+            transaction = Transaction.from_record(fields)
+            scorer.windows.euros(transaction)  # an unknown currency fails now, not inside someone's batch
         except FeatureError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-        return request, tx
+        return _Prepared(request, transaction, request_digest(fields))
 
     async def answer(requests: Sequence[PredictionRequest]) -> list[PredictionResponse]:
-        prepared = [prepare(r) for r in requests]
-        digests = [request_digest(r.model_dump()) for r in requests]
-        answers: list[PredictionResponse | None] = [cache.get(r.transaction_id, d) for r, d in
-                                                    zip(requests, digests, strict=True)]
-        missing = [i for i, a in enumerate(answers) if a is None]
+        """Cached answers for retries; everything else scored in the next micro-batch, in order."""
+        prepared = [prepare(request) for request in requests]
+        cached = [cache.get(p.request.transaction_id, p.digest) for p in prepared]
+        missing = [i for i, found in enumerate(cached) if found is None]
+        fresh: dict[int, PredictionResponse] = {}
         if missing:
             try:
-                fresh = await batcher.submit([prepared[i] for i in missing])
+                scored = await batcher.submit([prepared[i] for i in missing])
             except FeatureError as exc:
                 raise HTTPException(status_code=422, detail=str(exc)) from None
-            for i, response in zip(missing, fresh, strict=True):
-                cache.put(requests[i].transaction_id, digests[i], response)
-                answers[i] = response
-        return [a for a in answers if a is not None]
+            for i, response in zip(missing, scored, strict=True):
+                cache.put(prepared[i].request.transaction_id, prepared[i].digest, response)
+                fresh[i] = response
+        return [found if found is not None else fresh[i] for i, found in enumerate(cached)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """The batcher runs as long as the app: started before the first request, stopped after the last."""
         async with batcher:
-            gc.collect()
-            gc.freeze()  # the model and history are long-lived: keep them out of every collection
             logger.info("serving model %s (fast path, %s) at threshold %.4f (%s)", model.version,
                         "compiled" if compiled else "scikit-learn", threshold, source)
             yield
@@ -305,7 +371,7 @@ def create_fast_app(
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
-        """Liveness probe."""
+        """Liveness probe: answered on the event loop, which scoring never blocks."""
         return HealthResponse()
 
     @app.get("/version", response_model=VersionResponse)
@@ -322,16 +388,32 @@ def create_fast_app(
 
     @app.get("/stats", response_model=StatsResponse)
     async def stats() -> StatsResponse:
-        """Batches formed and cache hits since start-up."""
+        """Batches formed and cache hits since start-up, in this process."""
         s = batcher.stats
         return StatsResponse(
-            scoring_calls=s.calls, rows_scored=s.rows, mean_rows_per_call=s.rows / s.calls if s.calls else 0.0,
-            largest_batch=max(s.sizes, default=0), cache_hits=int(cache.stats["hits"]),
+            process_id=os.getpid(), scoring_calls=s.calls, rows_scored=s.rows,
+            mean_rows_per_call=s.rows / s.calls if s.calls else 0.0, largest_batch=max(s.sizes, default=0),
+            calls_by_rows=dict(sorted(s.sizes.items())), cache_hits=int(cache.stats["hits"]),
             cache_misses=int(cache.stats["misses"]), cache_hit_rate=cache.hit_rate,
-            customers_remembered=len(scorer.windows._customers),
+            transactions_remembered=len(scorer.windows),
         )
 
     return app
+
+
+def _app_from_settings(settings: Settings, *, compiled: bool) -> FastAPI:
+    """Load the model and the history the settings name, and build the app (one per server process)."""
+    model = load_model_from_uri(settings.model_uri, settings=settings)
+    recent = History(load_transactions(settings.history_path)) if settings.history_path else None
+    app = create_fast_app(model=model, settings=settings, history=recent, compiled=compiled)
+    gc.collect()
+    gc.freeze()  # the model and history live as long as the process: no collection needs to walk them again
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    """The app of one ``serve-fast --workers N`` process: settings from ``FRAUDGUARD_*`` variables."""
+    return _app_from_settings(load_settings(), compiled=os.environ.get(_COMPILED_VARIABLE, "1") != "0")
 
 
 def register(app: typer.Typer) -> None:
@@ -341,20 +423,34 @@ def register(app: typer.Typer) -> None:
     def serve_fast(
         host: Annotated[str | None, typer.Option(help="Interface to listen on [env var: FRAUDGUARD_HOST].")] = None,
         port: Annotated[int | None, typer.Option(help="TCP port [env var: FRAUDGUARD_PORT].")] = None,
-        model_uri: Annotated[str | None, typer.Option(help="Model to serve [env var: FRAUDGUARD_MODEL_URI].")] = None,
-        history: Annotated[str | None, typer.Option(help="Recent transactions file [env var: FRAUDGUARD_HISTORY_PATH].")] = None,
+        model_uri: Annotated[
+            str | None, typer.Option(help="Model to serve [env var: FRAUDGUARD_MODEL_URI].")
+        ] = None,
+        history: Annotated[
+            Path | None, typer.Option(help="Recent transactions file [env var: FRAUDGUARD_HISTORY_PATH].")
+        ] = None,
         compiled: Annotated[bool, typer.Option(help="Predict with the compiled trees (Treelite).")] = True,
+        workers: Annotated[
+            int, typer.Option(min=1, max=64, help="Server processes; each keeps its own history of recent payments.")
+        ] = 1,
     ) -> None:
         """Serve the model fast: micro-batched, compiled, retries answered from a cache (same API as serve)."""
-        from fraudguard.cli import _settings, load_model_from_uri  # noqa: PLC0415
-
-        settings = _settings(host=host, port=port, model_uri=model_uri, history_path=history)
         import uvicorn
 
-        from fraudguard.data import load_transactions
-
-        model = load_model_from_uri(settings.model_uri, settings=settings)
-        recent = History(load_transactions(settings.history_path)) if settings.history_path else None
-        application = create_fast_app(model=model, settings=settings, history=recent, compiled=compiled)
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                    loop="auto", http="auto")  # uvloop and httptools where installed
+        given: dict[str, Any] = {"host": host, "port": port, "model_uri": model_uri, "history_path": history}
+        try:
+            settings = load_settings(**given)
+        except ValidationError as exc:
+            raise SettingsError(
+                describe_settings_error(exc, arguments=[k for k, v in given.items() if v is not None])
+            ) from exc
+        options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                                   "log_level": settings.log_level.lower()}  # uvloop and httptools where installed
+        if workers == 1:
+            uvicorn.run(_app_from_settings(settings, compiled=compiled), **options)
+            return
+        # Each worker is a new process that builds its own app: hand it the settings through its environment.
+        os.environ.update({f"{ENV_PREFIX}{name.upper()}": str(value) for name, value in given.items()
+                           if value is not None})
+        os.environ[_COMPILED_VARIABLE] = "1" if compiled else "0"
+        uvicorn.run(f"{__name__}:_app_from_environment", factory=True, workers=workers, **options)
