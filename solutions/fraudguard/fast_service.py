@@ -257,6 +257,7 @@ class StatsResponse(BaseModel):
     cache_misses: int
     cache_hit_rate: float
     transactions_remembered: int = Field(description="Payments kept in the per-customer windows.")
+    customers_remembered: int = Field(description="Customers with at least one payment in the windows.")
 
 
 def create_fast_app(
@@ -395,7 +396,7 @@ def create_fast_app(
             mean_rows_per_call=s.rows / s.calls if s.calls else 0.0, largest_batch=max(s.sizes, default=0),
             calls_by_rows=dict(sorted(s.sizes.items())), cache_hits=int(cache.stats["hits"]),
             cache_misses=int(cache.stats["misses"]), cache_hit_rate=cache.hit_rate,
-            transactions_remembered=len(scorer.windows),
+            transactions_remembered=len(scorer.windows), customers_remembered=scorer.windows.n_customers,
         )
 
     return app
